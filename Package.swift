@@ -1,0 +1,77 @@
+// swift-tools-version:6.1
+// Ledgerline: syncs repair-shop invoicing data into accounting systems.
+// Libraries live in Shared/, executables in Services/, tests in Tests/. Dependencies point one way:
+//   Services → Runtime → (Domain, Postgres, AMQP) ; workers → Connectors → (Domain, HTTP)
+//   Postgres / AMQP / HTTP → BlockingIO + their C module, nothing else of ours.
+import PackageDescription
+
+let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+    name: "ledgerline",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "syncctl", targets: ["Syncctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+    ],
+    targets: [
+        // MARK: C libraries, found with pkg-config (shim.h holds only what Swift cannot import)
+        .systemLibrary(name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CRabbitMQ", path: "Shared/CRabbitMQ", pkgConfig: "librabbitmq",
+                       providers: [.apt(["librabbitmq-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Shared/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // MARK: Wrappers: own the C handles; nothing above them sees a C type
+        .target(name: "BlockingIO", path: "Shared/BlockingIO"),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "BlockingIO", log], path: "Shared/Postgres"),
+        .target(name: "AMQP", dependencies: ["CRabbitMQ", "BlockingIO", log], path: "Shared/AMQP"),
+        .target(name: "HTTP", dependencies: ["CCurl", log], path: "Shared/HTTP"),
+
+        // MARK: Domain: the canonical model, event contract and validation; no I/O
+        .target(name: "Domain", path: "Shared/Domain"),
+
+        // MARK: Shared runtime of every executable
+        .target(name: "Runtime", dependencies: ["Postgres", "AMQP", log, metrics, prometheus, lifecycle, hummingbird],
+                path: "Shared/Runtime"),
+
+        // MARK: Services
+        .executableTarget(name: "Syncctl", dependencies: ["Runtime", "Postgres", "AMQP", argumentParser, log],
+                          path: "Services/Syncctl"),
+
+        // MARK: Benchmarks (run by Benchmarks/run.sh, never by the tests)
+        .executableTarget(name: "AMQPBench", dependencies: ["AMQP", log], path: "Benchmarks/AMQPBench"),
+        .executableTarget(name: "PostgresBench", dependencies: ["Postgres", log], path: "Benchmarks/PostgresBench"),
+        .executableTarget(name: "HTTPBench", dependencies: ["HTTP", log], path: "Benchmarks/HTTPBench"),
+
+        // MARK: Tests
+        .target(name: "TestSupport", dependencies: [log], path: "Tests/TestSupport"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport", log], path: "Tests/PostgresTests"),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport", log], path: "Tests/AMQPTests"),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport", log], path: "Tests/HTTPTests"),
+        .testTarget(name: "DomainTests", dependencies: ["Domain"], path: "Tests/DomainTests"),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Postgres", "AMQP", "TestSupport", log],
+                    path: "Tests/RuntimeTests"),
+    ]
+)
+
+// The same language settings for every Swift target.
+for target in package.targets where [.regular, .executable, .test].contains(target.type) {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .swiftLanguageMode(.v6),
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+    ]
+}
