@@ -10,6 +10,8 @@ let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
@@ -25,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         // MARK: C libraries, found with pkg-config (shim.h holds only what Swift cannot import)
@@ -44,7 +47,9 @@ let package = Package(
         .target(name: "Domain", path: "Shared/Domain"),
 
         // MARK: Shared runtime of every executable
-        .target(name: "Runtime", dependencies: ["Postgres", "AMQP", log, metrics, prometheus, lifecycle, hummingbird],
+        .target(name: "Runtime", dependencies: [
+                    "Postgres", "AMQP", "BlockingIO", log, metrics, prometheus, lifecycle, unixSignals, hummingbird, nioCore,
+                ],
                 path: "Shared/Runtime"),
 
         // MARK: Services

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole Ledgerline test suite, from a fresh clone on a Debian machine:
+#   1. installs what it needs (Debian packages, as root) when missing,
+#   2. starts a throwaway RabbitMQ and Postgres of its own (loopback, ports 5674 / 5434),
+#   3. builds once and runs every test, the integration tests against those real servers
+#      (REQUIRE_INTEGRATION=1: a missing server fails the run, nothing skips silently),
+#   4. stops the servers, whatever happened.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export LEDGERLINE_STACK_DIR=${LEDGERLINE_TEST_STACK_DIR:-/tmp/ledgerline-test-stack}
+export LEDGERLINE_AMQP_PORT=${LEDGERLINE_TEST_AMQP_PORT:-5674}
+export LEDGERLINE_PG_PORT=${LEDGERLINE_TEST_PG_PORT:-5434}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing what the build and tests need (when missing)"
+deploy/local-stack.sh install
+need=()
+for pkg in python3 openssl nginx-light; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "swift is not on PATH (expected the Swift 6 toolchain)" >&2; exit 1; }
+
+step "starting a throwaway RabbitMQ and Postgres in $LEDGERLINE_STACK_DIR"
+deploy/local-stack.sh down >/dev/null 2>&1 || true
+rm -rf "$LEDGERLINE_STACK_DIR"
+trap 'deploy/local-stack.sh down' EXIT
+deploy/local-stack.sh up
+eval "$(deploy/local-stack.sh env)"
+export REQUIRE_INTEGRATION=1
+
+step "building (once)"
+swift build --build-tests
+
+# Suites that restart a server run on their own, after the rest, so they cannot disturb other
+# tests; their names end in "RestartTests".
+step "running the tests"
+swift test --skip-build --skip 'RestartTests'
+step "running the server-restart tests"
+swift test --skip-build --no-parallel --filter 'RestartTests'
