@@ -15,6 +15,13 @@
 # when each has its own directory and ports.
 set -euo pipefail
 
+# Close descriptors inherited from the caller (e.g. the pipe a test runner watches to learn that
+# this script exited): the servers started below would otherwise hold them open for ever.
+for inherited in /proc/$$/fd/*; do
+  n=${inherited##*/}
+  if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null || true; fi
+done
+
 STACK_DIR=${LEDGERLINE_STACK_DIR:-/tmp/ledgerline-stack}
 AMQP_PORT=${LEDGERLINE_AMQP_PORT:-5673}
 PG_PORT=${LEDGERLINE_PG_PORT:-5433}
