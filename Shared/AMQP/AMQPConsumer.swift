@@ -1,3 +1,4 @@
+internal import BlockingIO
 import Foundation
 import Logging
 
@@ -155,7 +156,7 @@ final class ConsumerEngine {
     private let settings: Settings
     private let mailbox: AMQPMailbox<ConsumerCommand>
     private let continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation
-    private let backoff: AMQPBackoff
+    private let backoff: Backoff
     private var logger: Logger
     private var connection: AMQPConnection?
     private var consumerTag: String?
@@ -174,8 +175,8 @@ final class ConsumerEngine {
         self.settings = settings
         self.mailbox = mailbox
         self.continuation = continuation
-        self.backoff = AMQPBackoff(
-            minimum: settings.configuration.reconnectBackoffMin, maximum: settings.configuration.reconnectBackoffMax)
+        self.backoff = Backoff(
+            initial: settings.configuration.reconnectBackoffMin, maximum: settings.configuration.reconnectBackoffMax)
         var logger = settings.logger
         logger[metadataKey: "amqp.host"] = "\(settings.configuration.endpoint)"
         logger[metadataKey: "amqp.queue"] = "\(settings.queue)"

@@ -1,3 +1,4 @@
+internal import BlockingIO
 import Foundation
 import Logging
 
@@ -236,7 +237,7 @@ final class PublisherEngine {
 
     private let settings: Settings
     private let mailbox: AMQPMailbox<PublisherCommand>
-    private let backoff: AMQPBackoff
+    private let backoff: Backoff
     private var logger: Logger
     private var connection: AMQPConnection?
     private var backlog: [Item] = []
@@ -252,8 +253,8 @@ final class PublisherEngine {
     init(settings: Settings, mailbox: AMQPMailbox<PublisherCommand>) {
         self.settings = settings
         self.mailbox = mailbox
-        self.backoff = AMQPBackoff(
-            minimum: settings.configuration.reconnectBackoffMin, maximum: settings.configuration.reconnectBackoffMax)
+        self.backoff = Backoff(
+            initial: settings.configuration.reconnectBackoffMin, maximum: settings.configuration.reconnectBackoffMax)
         var logger = settings.logger
         logger[metadataKey: "amqp.host"] = "\(settings.configuration.endpoint)"
         self.logger = logger

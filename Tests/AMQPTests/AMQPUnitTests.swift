@@ -161,32 +161,6 @@ struct AMQPFieldTableTests {
     }
 }
 
-@Suite("AMQP backoff")
-struct AMQPBackoffTests {
-    @Test func growsExponentiallyUpToTheCap() {
-        let backoff = AMQPBackoff(minimum: .milliseconds(100), maximum: .seconds(5))
-        #expect(backoff.ceiling(attempt: 0) == .milliseconds(100))
-        #expect(backoff.ceiling(attempt: 1) == .milliseconds(200))
-        #expect(backoff.ceiling(attempt: 5) == .milliseconds(3200))
-        #expect(backoff.ceiling(attempt: 6) == .seconds(5))
-        #expect(backoff.ceiling(attempt: 1000) == .seconds(5))
-    }
-
-    @Test func jitterStaysBetweenHalfAndAllOfTheCeiling() {
-        let backoff = AMQPBackoff(minimum: .milliseconds(100), maximum: .seconds(5))
-        var delays = Set<Duration>()
-        for attempt in 0..<20 {
-            for _ in 0..<20 {
-                let delay = backoff.delay(attempt: attempt)
-                let ceiling = backoff.ceiling(attempt: attempt)
-                #expect(delay >= ceiling / 2 && delay <= ceiling)
-                delays.insert(delay)
-            }
-        }
-        #expect(delays.count > 100, "jitter should spread the delays")
-    }
-}
-
 @Suite("AMQP errors")
 struct AMQPErrorTests {
     @Test func findsTheExchangeNamedInABrokerReply() {
