@@ -12,6 +12,7 @@ let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "sw
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
@@ -19,6 +20,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "syncctl", targets: ["Syncctl"]),
+        .executable(name: "ingest", targets: ["Ingest"]),
+        .executable(name: "log-writer", targets: ["LogWriter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -28,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
     ],
     targets: [
         // MARK: C libraries, found with pkg-config (shim.h holds only what Swift cannot import)
@@ -39,12 +43,18 @@ let package = Package(
 
         // MARK: Wrappers: own the C handles; nothing above them sees a C type
         .target(name: "BlockingIO", path: "Shared/BlockingIO"),
-        .target(name: "Postgres", dependencies: ["CLibPQ", "BlockingIO", log], path: "Shared/Postgres"),
+        .target(name: "Postgres", dependencies: ["CLibPQ", log], path: "Shared/Postgres"),
         .target(name: "AMQP", dependencies: ["CRabbitMQ", "BlockingIO", log], path: "Shared/AMQP"),
         .target(name: "HTTP", dependencies: ["CCurl", log], path: "Shared/HTTP"),
 
         // MARK: Domain: the canonical model, event contract and validation; no I/O
         .target(name: "Domain", path: "Shared/Domain"),
+
+        // MARK: ERP connectors: one folder per ERP, mapping kept apart from transport (workers only)
+        .target(name: "Connectors", dependencies: ["Domain", "HTTP", log], path: "Shared/Connectors"),
+
+        // MARK: The audit trail and sync log: hash chain, writer, queries (log-writer and syncctl)
+        .target(name: "AuditTrail", dependencies: ["Domain", "Postgres", log, crypto], path: "Shared/AuditTrail"),
 
         // MARK: Shared runtime of every executable
         .target(name: "Runtime", dependencies: [
@@ -53,21 +63,38 @@ let package = Package(
                 path: "Shared/Runtime"),
 
         // MARK: Services
-        .executableTarget(name: "Syncctl", dependencies: ["Runtime", "Postgres", "AMQP", argumentParser, log],
+        .executableTarget(name: "Syncctl", dependencies: ["Runtime", "Postgres", "AMQP", "AuditTrail", "Domain", argumentParser, log],
                           path: "Services/Syncctl"),
+
+        .executableTarget(name: "Ingest", dependencies: ["Runtime", "Domain", "Postgres", "AMQP", log, metrics, lifecycle, hummingbird, nioCore, crypto],
+                          path: "Services/Ingest"),
+
+        .executableTarget(name: "LogWriter", dependencies: ["Runtime", "AuditTrail", "Domain", "Postgres", "AMQP", log, metrics, lifecycle],
+                          path: "Services/LogWriter"),
 
         // MARK: Benchmarks (run by Benchmarks/run.sh, never by the tests)
         .executableTarget(name: "AMQPBench", dependencies: ["AMQP", log], path: "Benchmarks/AMQPBench"),
         .executableTarget(name: "PostgresBench", dependencies: ["Postgres", log], path: "Benchmarks/PostgresBench"),
         .executableTarget(name: "HTTPBench", dependencies: ["HTTP", log], path: "Benchmarks/HTTPBench"),
+        .executableTarget(name: "LogWriterBench", dependencies: ["AuditTrail", "Domain", "Postgres", log],
+                          path: "Benchmarks/LogWriterBench"),
+        .executableTarget(name: "IngestBench", dependencies: ["Domain", "Postgres", "AMQP", "HTTP", log, crypto],
+                          path: "Benchmarks/IngestBench"),
 
         // MARK: Tests
         .target(name: "TestSupport", dependencies: [log], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport", log], path: "Tests/PostgresTests"),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport", log], path: "Tests/AMQPTests"),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport", log], path: "Tests/HTTPTests"),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport", log], path: "Tests/HTTPTests",
+                    exclude: ["Support/test_server.py"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], path: "Tests/DomainTests"),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Postgres", "AMQP", "TestSupport", log],
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Domain", "Runtime", "Postgres", "AMQP", "HTTP", "TestSupport", log, crypto],
+                    path: "Tests/IngestTests"),
+        .testTarget(name: "LogWriterTests", dependencies: ["LogWriter", "AuditTrail", "Domain", "Runtime", "Postgres", "AMQP", "TestSupport", log],
+                    path: "Tests/LogWriterTests"),
+        .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "Domain", "HTTP", log],
+                    path: "Tests/ConnectorsTests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Postgres", "AMQP", "HTTP", "BlockingIO", "TestSupport", log, lifecycle, prometheus, metrics],
                     path: "Tests/RuntimeTests"),
     ]
 )
