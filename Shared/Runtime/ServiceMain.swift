@@ -51,7 +51,7 @@ public enum ServiceMain {
         name: String,
         defaultAdminPort: Int,
         settings: Settings = Settings(),
-        makeServices: (ServiceEnvironment) async throws -> [ManagedService]
+        makeServices: @Sendable (ServiceEnvironment) async throws -> [ManagedService]
     ) async -> Never {
         let environment: ServiceEnvironment
         let adminHost: String
