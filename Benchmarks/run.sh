@@ -19,6 +19,7 @@ echo "==> building release binaries" >&2
 swift build -c release --product AMQPBench >&2
 swift build -c release --product PostgresBench >&2
 swift build -c release --product HTTPBench >&2
+swift build -c release --product LogWriterBench >&2
 export BIN_DIR=$(swift build -c release --show-bin-path)
 
 deploy/local-stack.sh down >/dev/null 2>&1 || true
@@ -28,7 +29,7 @@ deploy/local-stack.sh up >&2
 eval "$(deploy/local-stack.sh env)"
 
 OUT=$(mktemp)
-for area in amqp postgres http; do
+for area in amqp postgres http logwriter; do
   echo "==> $area" >&2
   bash "Benchmarks/$area.sh" | tee -a "$OUT" | grep '^FIGURE' >&2 || { echo "$area benchmark failed" >&2; exit 1; }
 done
@@ -45,17 +46,23 @@ rows = []
 for name, (value, unit) in sorted(figures.items()):
     if name.endswith(".swift"):
         base = name[: -len(".swift")]
-        ref = figures.get(base + ".reference")
+        ref = figures.get(base + ".reference") or figures.get(base + ".pgbench")
         ratio = f"{100 * value / ref[0]:.0f} %" if ref and ref[0] > 0 else "–"
         rows.append((base, f"{value:,.0f} {unit}", f"{ref[0]:,.0f} {ref[1]}" if ref else "–", ratio))
-    elif not name.endswith(".reference"):
+    elif not (name.endswith(".reference") or name.endswith(".pgbench")):
         rows.append((name, f"{value:,.0f} {unit}", "–", "–"))
 table = ["| measurement | Ledgerline wrapper | reference | wrapper / reference |", "|---|---|---|---|"]
 table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
 print("\n".join(table))
 doc = sys.argv[2]
-head = open(doc).read().split("<!-- figures -->")[0] if os.path.exists(doc) else "# Benchmarks\n\n"
+text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n\n"
+begin, end = "<!-- run.sh figures -->", "<!-- /run.sh figures -->"
 stamp = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
+block = begin + "\n" + f"Last run: {stamp}, {os.cpu_count()} cores, `Benchmarks/run.sh`.\n\n" + "\n".join(table) + "\n" + end
+if begin in text and end in text:
+    text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+else:
+    text = text.rstrip() + "\n\n## Latest run\n\n" + block + "\n"
 with open(doc, "w") as f:
-    f.write(head + "<!-- figures -->\n" + f"Last run: {stamp}, {os.cpu_count()} cores, `Benchmarks/run.sh`.\n\n" + "\n".join(table) + "\n")
+    f.write(text)
 PY

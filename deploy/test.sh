@@ -35,6 +35,11 @@ export REQUIRE_INTEGRATION=1
 step "building (once)"
 swift build --build-tests
 
+step "applying migrations and the RabbitMQ topology (once, before any test declares them)"
+BIN=$(swift build --show-bin-path)
+"$BIN/syncctl" migrate
+"$BIN/syncctl" topology
+
 # Suites that restart a server run on their own, after the rest, so they cannot disturb other
 # tests; their names end in "RestartTests".
 step "running the tests"

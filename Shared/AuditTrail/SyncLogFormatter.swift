@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Renders the sync log as plain-text tables for a terminal, or as JSON for scripts.
 public enum SyncLogFormatter {

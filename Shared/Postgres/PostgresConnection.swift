@@ -122,6 +122,7 @@ public final class PostgresConnection: Sendable {
     ///
     /// - Throws: ``PostgresError``: ``PostgresError/Code/queryFailed`` with the SQLSTATE when the
     ///   server rejects it, ``PostgresError/Code/connectionClosed`` when the connection is gone.
+    @discardableResult
     public func query(_ query: PostgresQuery, logger: Logger? = nil) async throws -> [PostgresRow] {
         let logger = logger ?? self.logger
         logger.trace("Postgres query", metadata: ["db.statement": "\(query.sql)", "db.binds": "\(query.binds.count)"])

@@ -194,6 +194,7 @@ public final class PostgresPool: Sendable {
 
     /// Runs one statement on a pooled connection and returns its rows. A stale pooled connection
     /// found dead before the statement was sent is replaced once, transparently.
+    @discardableResult
     public func query(_ query: PostgresQuery, logger: Logger? = nil) async throws -> [PostgresRow] {
         try await retryingStaleConnection(logger: logger) { try await $0.query(query, logger: logger) }
     }
