@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "syncctl", targets: ["Syncctl"]),
         .executable(name: "ingest", targets: ["Ingest"]),
         .executable(name: "log-writer", targets: ["LogWriter"]),
+        .executable(name: "erp-sim", targets: ["ErpSim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -43,7 +44,7 @@ let package = Package(
 
         // MARK: Wrappers: own the C handles; nothing above them sees a C type
         .target(name: "BlockingIO", path: "Shared/BlockingIO"),
-        .target(name: "Postgres", dependencies: ["CLibPQ", log], path: "Shared/Postgres"),
+        .target(name: "Postgres", dependencies: ["CLibPQ", log, crypto], path: "Shared/Postgres"),
         .target(name: "AMQP", dependencies: ["CRabbitMQ", "BlockingIO", log], path: "Shared/AMQP"),
         .target(name: "HTTP", dependencies: ["CCurl", log], path: "Shared/HTTP"),
 
@@ -51,7 +52,12 @@ let package = Package(
         .target(name: "Domain", path: "Shared/Domain"),
 
         // MARK: ERP connectors: one folder per ERP, mapping kept apart from transport (workers only)
-        .target(name: "Connectors", dependencies: ["Domain", "HTTP", log], path: "Shared/Connectors"),
+        .target(name: "Connectors", dependencies: ["Domain", "HTTP", log, crypto], path: "Shared/Connectors"),
+
+        // MARK: The runtime every worker-<erp> shares: sync state, retries, rate limits, credentials
+        .target(name: "WorkerRuntime",
+                dependencies: ["Runtime", "Connectors", "Domain", "Postgres", "AMQP", "HTTP", log, metrics, lifecycle, crypto],
+                path: "Shared/WorkerRuntime"),
 
         // MARK: The audit trail and sync log: hash chain, writer, queries (log-writer and syncctl)
         .target(name: "AuditTrail", dependencies: ["Domain", "Postgres", log, crypto], path: "Shared/AuditTrail"),
@@ -71,6 +77,9 @@ let package = Package(
 
         .executableTarget(name: "LogWriter", dependencies: ["Runtime", "AuditTrail", "Domain", "Postgres", "AMQP", log, metrics, lifecycle],
                           path: "Services/LogWriter"),
+
+        .executableTarget(name: "ErpSim", dependencies: ["Runtime", "Domain", log, lifecycle, hummingbird, nioCore],
+                          path: "Services/ErpSim"),
 
         // MARK: Benchmarks (run by Benchmarks/run.sh, never by the tests)
         .executableTarget(name: "AMQPBench", dependencies: ["AMQP", log], path: "Benchmarks/AMQPBench"),
@@ -92,8 +101,13 @@ let package = Package(
                     path: "Tests/IngestTests"),
         .testTarget(name: "LogWriterTests", dependencies: ["LogWriter", "AuditTrail", "Domain", "Runtime", "Postgres", "AMQP", "TestSupport", log],
                     path: "Tests/LogWriterTests"),
-        .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "Domain", "HTTP", log],
+        .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "Domain", "HTTP", "TestSupport", log, crypto],
                     path: "Tests/ConnectorsTests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "ErpSimTests", dependencies: ["ErpSim", "Domain", "Runtime", "HTTP", "TestSupport", log],
+                    path: "Tests/ErpSimTests"),
+        .testTarget(name: "WorkerRuntimeTests",
+                    dependencies: ["WorkerRuntime", "Connectors", "Domain", "Runtime", "Postgres", "AMQP", "HTTP", "TestSupport", log],
+                    path: "Tests/WorkerRuntimeTests"),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Postgres", "AMQP", "HTTP", "BlockingIO", "TestSupport", log, lifecycle, prometheus, metrics],
                     path: "Tests/RuntimeTests"),
     ]

@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Testing
 
+import Crypto
 @testable import Connectors
 
 /// Every request payload the connectors build is checked against the ERPs' own contracts — Xero's official

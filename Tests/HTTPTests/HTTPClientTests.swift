@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import Logging
 import Testing
+import TestSupport
 
 /// The libcurl-backed client against real local servers (Python `test_server.py`, nginx).
 @Suite(.timeLimit(.minutes(1)))

@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import Logging
 import Testing
+import TestSupport
 
 @testable import Connectors
 

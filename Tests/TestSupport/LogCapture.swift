@@ -1,13 +1,18 @@
-import Logging
+public import Logging
 import Synchronization
 
-/// A log handler that keeps every record (message plus metadata) in memory for assertions.
-final class LogCapture: Sendable {
+/// A log handler that keeps every record (level, message, metadata) in memory for assertions, so
+/// tests can check what was logged (and that secrets were not) without global logging setup.
+public final class LogCapture: Sendable {
     private let records = Mutex<[String]>([])
 
-    var lines: [String] { records.withLock { $0 } }
+    public init() {}
 
-    func logger(level: Logger.Level = .trace) -> Logger {
+    /// Every record so far, rendered as `level message key=value …`.
+    public var lines: [String] { records.withLock { $0 } }
+
+    /// A logger that writes into this capture.
+    public func logger(level: Logger.Level = .trace) -> Logger {
         var logger = Logger(label: "capture") { _ in Handler(capture: self) }
         logger.logLevel = level
         return logger
