@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(name: "LogWriter", dependencies: ["Runtime", "AuditTrail", "Domain", "Postgres", "AMQP", log, metrics, lifecycle],
                           path: "Services/LogWriter"),
 
-        .executableTarget(name: "ErpSim", dependencies: ["Runtime", "Domain", log, lifecycle, hummingbird, nioCore],
+        .executableTarget(name: "ErpSim", dependencies: ["Runtime", "Domain", log, lifecycle, hummingbird, nioCore, crypto],
                           path: "Services/ErpSim"),
 
         // MARK: Benchmarks (run by Benchmarks/run.sh, never by the tests)
