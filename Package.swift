@@ -23,6 +23,8 @@ let package = Package(
         .executable(name: "ingest", targets: ["Ingest"]),
         .executable(name: "log-writer", targets: ["LogWriter"]),
         .executable(name: "erp-sim", targets: ["ErpSim"]),
+        .executable(name: "worker-quickbooks-online", targets: ["QuickBooksOnlineWorker"]),
+        .executable(name: "worker-xero", targets: ["XeroWorker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -80,6 +82,11 @@ let package = Package(
 
         .executableTarget(name: "ErpSim", dependencies: ["Runtime", "Domain", log, lifecycle, hummingbird, nioCore, crypto],
                           path: "Services/ErpSim"),
+
+        // One worker executable per ERP: the shared runtime around that ERP's connector.
+        .executableTarget(name: "QuickBooksOnlineWorker", dependencies: ["WorkerRuntime", "Connectors"],
+                          path: "Services/Workers/QuickBooksOnline"),
+        .executableTarget(name: "XeroWorker", dependencies: ["WorkerRuntime", "Connectors"], path: "Services/Workers/Xero"),
 
         // MARK: Benchmarks (run by Benchmarks/run.sh, never by the tests)
         .executableTarget(name: "AMQPBench", dependencies: ["AMQP", log], path: "Benchmarks/AMQPBench"),
