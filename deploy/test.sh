@@ -40,9 +40,21 @@ BIN=$(swift build --show-bin-path)
 "$BIN/syncctl" migrate
 "$BIN/syncctl" topology
 
-# Suites that restart a server run on their own, after the rest, so they cannot disturb other
-# tests; their names end in "RestartTests".
-step "running the tests"
-swift test --skip-build --skip 'RestartTests'
+# Each test target runs in a process of its own, one after the other: several targets consume the
+# same real queues (jobs, audit) and would otherwise take each other's messages. Suites that restart
+# a server end in "RestartTests" and run last, on their own.
+targets=$(sed -n 's/.*\.testTarget(name: "\([A-Za-z]*\)".*/\1/p' Package.swift)
+failed=()
+for target in $targets; do
+  step "running $target"
+  swift test --skip-build --filter "^$target\\." --skip 'RestartTests' || failed+=("$target")
+done
 step "running the server-restart tests"
-swift test --skip-build --no-parallel --filter 'RestartTests'
+swift test --skip-build --no-parallel --filter 'RestartTests' || failed+=("RestartTests")
+
+total=$(( $(echo "$targets" | wc -w) + 1 ))
+echo "test runs: $(( total - ${#failed[@]} )) passed, ${#failed[@]} failed"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}" >&2
+  exit 1
+fi
