@@ -27,7 +27,9 @@ command -v swift >/dev/null || { echo "swift is not on PATH (expected the Swift 
 step "starting a throwaway RabbitMQ and Postgres in $LEDGERLINE_STACK_DIR"
 deploy/local-stack.sh down >/dev/null 2>&1 || true
 rm -rf "$LEDGERLINE_STACK_DIR"
-trap 'deploy/local-stack.sh down' EXIT
+# On exit stop the servers, and any nginx an HTTP test may have left behind (only ours: they run
+# from /tmp/ledgerline-http-test.* directories).
+trap 'deploy/local-stack.sh down; pkill -KILL -f "nginx -p /tmp/ledgerline-http-test\." 2>/dev/null || true' EXIT
 deploy/local-stack.sh up
 eval "$(deploy/local-stack.sh env)"
 export REQUIRE_INTEGRATION=1

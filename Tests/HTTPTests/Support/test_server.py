@@ -114,6 +114,9 @@ def watch_parent(parent, on_exit=lambda: None):
 def supervise(command):
     import signal
     import subprocess
+    # The test process may start us with signals blocked (the mask is inherited); unblock them so
+    # SIGTERM reaches us, and so the child (nginx) can be stopped too.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     child = subprocess.Popen(command)
 
     def stop(*_):
