@@ -3,8 +3,8 @@
 # same server and table: INSERT … ON CONFLICT (idem_key) DO NOTHING of a ~1 KiB jsonb document with a
 # unique key, one connection, prepared statements (pgbench -M prepared), in three shapes:
 #   single_commit  one row per commit            (reference/pg_single.sql)
-#   tx100          BEGIN, 100 INSERTs, COMMIT     (reference/pg_tx100.sql)
-#   pipeline100    100 INSERTs in one pipeline    (reference/pg_pipeline100.sql)
+#   tx100          BEGIN, 100 INSERTs, COMMIT     (written by batch_script below)
+#   pipeline100    100 INSERTs in one pipeline    (written by batch_script below)
 # plus prepared `SELECT 1` round trips (reference/pg_select1.sql), which show the client's own overhead
 # without the commit (fsync) cost that dominates the other shapes.
 # The Swift bench also prints pg.pipeline_stream.swift and pg.single_commit_pool.swift (no reference).
@@ -37,11 +37,28 @@ LEDGERLINE_PG_BENCH_SECONDS=0.5 "$BIN_DIR/PostgresBench" select1 > /dev/null
 pgbench_rows() {   # script, rows per transaction, figure name[, unit]
     "$PSQL" -X -q "$URL" -c "TRUNCATE bench_pg_events" > /dev/null
     local tps
-    tps=$("$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECONDS_PER_RUN" -f "$HERE/reference/$1" \
+    local script=$1
+    case "$script" in /*) ;; *) script=$HERE/reference/$script ;; esac
+    tps=$("$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECONDS_PER_RUN" -f "$script" \
         -D "payload=$PAYLOAD" "$URL" 2>/dev/null | awk '/^tps = / { print $3; exit }')
     [ -n "$tps" ] || { echo "pgbench failed for $1" >&2; exit 1; }
     python3 -c "print(f'FIGURE $3 {float($tps) * $2:.0f} ${4:-rows/s}')"
 }
+
+# A pgbench script of 100 single-row INSERTs (the statement of reference/pg_single.sql) between
+# two lines, e.g. BEGIN/COMMIT or \startpipeline/\endpipeline.
+batch_script() {   # name open close
+    {
+        for i in $(seq 100); do echo "\\set k$i random(1, 9000000000000000000)"; done
+        echo "$2"
+        for i in $(seq 100); do
+            echo "INSERT INTO bench_pg_events (idem_key, payload) VALUES (:k$i, :payload) ON CONFLICT (idem_key) DO NOTHING;"
+        done
+        echo "$3"
+    } > "$WORK/$1"
+}
+batch_script pg_tx100.sql 'BEGIN;' 'COMMIT;'
+batch_script pg_pipeline100.sql '\startpipeline' '\endpipeline'
 
 swift_rows() {   # PostgresBench mode (it empties the table and warms up first)
     "$BIN_DIR/PostgresBench" "$1" | grep '^FIGURE'
@@ -54,9 +71,9 @@ for round in $(seq "$ROUNDS"); do
         swift_rows single
         pgbench_rows pg_single.sql 1 pg.single_commit.pgbench
         swift_rows tx100
-        pgbench_rows pg_tx100.sql 100 pg.tx100.pgbench
+        pgbench_rows "$WORK/pg_tx100.sql" 100 pg.tx100.pgbench
         swift_rows pipeline100
-        pgbench_rows pg_pipeline100.sql 100 pg.pipeline100.pgbench
+        pgbench_rows "$WORK/pg_pipeline100.sql" 100 pg.pipeline100.pgbench
         swift_rows select1
         pgbench_rows pg_select1.sql 1 pg.select1.pgbench queries/s
         swift_rows stream
