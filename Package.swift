@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "erp-sim", targets: ["ErpSim"]),
         .executable(name: "worker-quickbooks-online", targets: ["QuickBooksOnlineWorker"]),
         .executable(name: "worker-xero", targets: ["XeroWorker"]),
+        .executable(name: "scheduler", targets: ["Scheduler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -64,6 +65,14 @@ let package = Package(
         // MARK: The audit trail and sync log: hash chain, writer, queries (log-writer and syncctl)
         .target(name: "AuditTrail", dependencies: ["Domain", "Postgres", log, crypto], path: "Shared/AuditTrail"),
 
+        // MARK: The transactional outbox's relay (ingest and the scheduler run one)
+        .target(name: "Outbox", dependencies: ["Runtime", "Postgres", "AMQP", log, metrics, lifecycle], path: "Shared/Outbox"),
+
+        // MARK: The scheduler: pure scheduling logic (no I/O), and its Postgres side (triggers, fires, leader)
+        .target(name: "Scheduling", path: "Shared/Scheduling"),
+        .target(name: "SchedulerCore", dependencies: ["Scheduling", "Domain", "Postgres", log, metrics, crypto],
+                path: "Shared/SchedulerCore"),
+
         // MARK: Shared runtime of every executable
         .target(name: "Runtime", dependencies: [
                     "Postgres", "AMQP", "BlockingIO", log, metrics, prometheus, lifecycle, unixSignals, hummingbird, nioCore,
@@ -71,10 +80,12 @@ let package = Package(
                 path: "Shared/Runtime"),
 
         // MARK: Services
-        .executableTarget(name: "Syncctl", dependencies: ["Runtime", "Postgres", "AMQP", "AuditTrail", "Domain", argumentParser, log],
+        .executableTarget(name: "Syncctl",
+                          dependencies: ["Runtime", "Postgres", "AMQP", "AuditTrail", "Domain", "Connectors", "WorkerRuntime", "HTTP",
+                                         "Scheduling", "SchedulerCore", argumentParser, log, hummingbird, crypto],
                           path: "Services/Syncctl"),
 
-        .executableTarget(name: "Ingest", dependencies: ["Runtime", "Domain", "Postgres", "AMQP", log, metrics, lifecycle, hummingbird, nioCore, crypto],
+        .executableTarget(name: "Ingest", dependencies: ["Runtime", "Outbox", "Domain", "Postgres", "AMQP", log, metrics, lifecycle, hummingbird, nioCore, crypto],
                           path: "Services/Ingest"),
 
         .executableTarget(name: "LogWriter", dependencies: ["Runtime", "AuditTrail", "Domain", "Postgres", "AMQP", log, metrics, lifecycle],
@@ -88,6 +99,9 @@ let package = Package(
                           path: "Services/Workers/QuickBooksOnline"),
         .executableTarget(name: "XeroWorker", dependencies: ["WorkerRuntime", "Connectors"], path: "Services/Workers/Xero"),
 
+        .executableTarget(name: "Scheduler", dependencies: ["Runtime", "Outbox", "Scheduling", "SchedulerCore", "Domain", "Postgres", "AMQP", log, metrics, lifecycle],
+                          path: "Services/Scheduler"),
+
         // MARK: Benchmarks (run by Benchmarks/run.sh, never by the tests)
         .executableTarget(name: "AMQPBench", dependencies: ["AMQP", log], path: "Benchmarks/AMQPBench"),
         .executableTarget(name: "PostgresBench", dependencies: ["Postgres", log], path: "Benchmarks/PostgresBench"),
@@ -96,6 +110,11 @@ let package = Package(
                           path: "Benchmarks/LogWriterBench"),
         .executableTarget(name: "IngestBench", dependencies: ["Domain", "Postgres", "AMQP", "HTTP", log, crypto],
                           path: "Benchmarks/IngestBench"),
+
+        .executableTarget(name: "SchedulerBench", dependencies: ["Scheduling", "SchedulerCore", "Domain", "Postgres", log],
+                          path: "Benchmarks/SchedulerBench"),
+        .executableTarget(name: "WorkerBench", dependencies: ["WorkerRuntime", "Connectors", "Domain", "Postgres", "AMQP", "HTTP", log],
+                          path: "Benchmarks/WorkerBench"),
 
         // MARK: Tests
         .target(name: "TestSupport", dependencies: [log], path: "Tests/TestSupport"),
@@ -113,8 +132,15 @@ let package = Package(
         .testTarget(name: "ErpSimTests", dependencies: ["ErpSim", "Domain", "Runtime", "HTTP", "TestSupport", log],
                     path: "Tests/ErpSimTests"),
         .testTarget(name: "WorkerRuntimeTests",
-                    dependencies: ["WorkerRuntime", "Connectors", "Domain", "Runtime", "Postgres", "AMQP", "HTTP", "TestSupport", log],
+                    dependencies: ["WorkerRuntime", "Connectors", "Domain", "Runtime", "Postgres", "AMQP", "HTTP", "ErpSim",
+                                   "TestSupport", log, metrics],
                     path: "Tests/WorkerRuntimeTests"),
+        .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"], path: "Tests/SchedulingTests"),
+        .testTarget(name: "SchedulerTests",
+                    dependencies: ["Scheduler", "SchedulerCore", "Scheduling", "Domain", "Runtime", "Postgres", "AMQP", "TestSupport", log],
+                    path: "Tests/SchedulerTests"),
+        .testTarget(name: "EndToEndTests", dependencies: ["Postgres", "HTTP", "TestSupport", log, crypto],
+                    path: "Tests/EndToEndTests"),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Postgres", "AMQP", "HTTP", "BlockingIO", "TestSupport", log, lifecycle, prometheus, metrics],
                     path: "Tests/RuntimeTests"),
     ]

@@ -11,10 +11,8 @@ import Metrics
 /// | `ledgerline_ingest_http_responses_total` | counter | `status` (202, 200, 401, …) |
 /// | `ledgerline_ingest_auth_failures_total` | counter | `reason` (signature.* code) |
 /// | `ledgerline_ingest_database_waits_total` | counter | `channel` (a batch held because Postgres was unavailable) |
-/// | `ledgerline_outbox_published_total` | counter | `message_type` (sync_job, audit_event) |
-/// | `ledgerline_outbox_failures_total` | counter | `reason` (returned, nacked, broker) |
-/// | `ledgerline_outbox_relay_lag_seconds` | timer | — (row creation to confirmed publish) |
-/// | `ledgerline_outbox_pending` | gauge | — (rows waiting after the last relay pass) |
+///
+/// The relay's `ledgerline_outbox_*` metrics are the shared relay's (module `Outbox`, `OutboxMetrics`).
 enum IngestMetrics {
     private static let outcomes = ["accepted", "stale", "parked", "duplicate", "rejected"]
     private static let channels = [IntakeChannel.amqp, IntakeChannel.http]
@@ -30,8 +28,6 @@ enum IngestMetrics {
     private static let acceptTimers: [IntakeChannel: Timer] = Dictionary(uniqueKeysWithValues: channels.map {
         ($0, Timer(label: "ledgerline_ingest_accept_seconds", dimensions: [("channel", $0.rawValue)]))
     })
-    private static let relayLagTimer = Timer(label: "ledgerline_outbox_relay_lag_seconds")
-    private static let pendingGauge = Gauge(label: "ledgerline_outbox_pending")
 
     static func event(channel: IntakeChannel, outcome: IntakeOutcome) {
         events["\(channel.rawValue)/\(outcome.label)"]?.increment()
@@ -56,23 +52,6 @@ enum IngestMetrics {
 
     static func databaseWait(channel: IntakeChannel) {
         Counter(label: "ledgerline_ingest_database_waits_total", dimensions: [("channel", channel.rawValue)]).increment()
-    }
-
-    static func published(messageType: String, count: Int) {
-        Counter(label: "ledgerline_outbox_published_total", dimensions: [("message_type", messageType)])
-            .increment(by: count)
-    }
-
-    static func outboxFailure(reason: String) {
-        Counter(label: "ledgerline_outbox_failures_total", dimensions: [("reason", reason)]).increment()
-    }
-
-    static func relayLag(seconds: Double) {
-        relayLagTimer.recordNanoseconds(Int64(max(0, seconds) * 1e9))
-    }
-
-    static func pending(_ count: Int) {
-        pendingGauge.record(count)
     }
 }
 

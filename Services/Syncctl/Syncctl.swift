@@ -16,7 +16,8 @@ struct Syncctl: AsyncParsableCommand {
             LEDGERLINE_POSTGRES_PASSWORD, LEDGERLINE_AMQP_URL, LEDGERLINE_AMQP_PASSWORD); \
             `deploy/local-stack.sh env` prints them for the local stack.
             """,
-        subcommands: [Migrate.self, Topology.self, Status.self, AuditCommand.self, LogCommand.self])
+        subcommands: [Migrate.self, Topology.self, Status.self, ConnectionCommand.self, AuditCommand.self, LogCommand.self,
+                      ScheduleCommand.self, SyncNow.self])
 }
 
 /// Options every subcommand shares.

@@ -123,6 +123,10 @@ final class CurlTransfer {
         // instead of opening one per request. Never for plain http: libcurl would learn that only
         // from the first response, so concurrent requests would queue behind it.
         set(ccurl_setopt_long(h, CURLOPT_PIPEWAIT, pipeWait ? 1 : 0))
+        // Set on every use: the handle is recycled across requests. A fresh connection is never
+        // reused, so libcurl's silent re-send on a dead reused connection cannot happen.
+        set(ccurl_setopt_long(h, CURLOPT_FRESH_CONNECT, request.freshConnection ? 1 : 0))
+        set(ccurl_setopt_long(h, CURLOPT_FORBID_REUSE, request.freshConnection ? 1 : 0))
 
         // Method and body; the handle may carry the previous request's method, so each case sets
         // all of it. POST without POSTFIELDS would make libcurl read the body from stdin.

@@ -54,6 +54,14 @@ public struct HTTPRequest: Sendable, CustomStringConvertible {
     /// Overrides ``HTTPClientConfiguration/requestTimeout`` for this request (whole exchange,
     /// including connecting and any redirects).
     public var timeout: Duration?
+    /// Send this request on a new connection and close it afterwards (`CURLOPT_FRESH_CONNECT` +
+    /// `CURLOPT_FORBID_REUSE`). Default `false`.
+    ///
+    /// libcurl silently re-sends a request once when a reused keep-alive connection dies before any
+    /// byte of the answer. Set this for requests that must never be sent twice, whatever the ERP's
+    /// idempotency, e.g. an OAuth2 refresh-token grant (presenting a rotated-away refresh token
+    /// revokes the grant). It costs a TCP (and TLS) handshake per request.
+    public var freshConnection: Bool
 
     /// Creates a request.
     /// - Parameters:
@@ -62,10 +70,12 @@ public struct HTTPRequest: Sendable, CustomStringConvertible {
     ///   - headers: header fields, in order.
     ///   - body: the body bytes, or `nil`.
     ///   - timeout: a per-request total timeout, or `nil` for the client's default.
+    ///   - freshConnection: use a new connection and never reuse it (see ``freshConnection``).
     public init(
         method: HTTPMethod = .get, url: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8]? = nil,
-        timeout: Duration? = nil
+        timeout: Duration? = nil, freshConnection: Bool = false
     ) {
+        self.freshConnection = freshConnection
         self.method = method
         self.url = url
         self.headers = headers

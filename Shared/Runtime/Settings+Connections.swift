@@ -21,8 +21,8 @@ extension Settings {
     }
 
     /// The pool size from `LEDGERLINE_POSTGRES_POOL_SIZE` (default 8, 1–200).
-    public func postgresPoolSize() throws -> Int {
-        try int("LEDGERLINE_POSTGRES_POOL_SIZE", default: 8, range: 1...200)
+    public func postgresPoolSize(default defaultSize: Int = 8) throws -> Int {
+        try int("LEDGERLINE_POSTGRES_POOL_SIZE", default: defaultSize, range: 1...200)
     }
 
     /// Broker settings from `LEDGERLINE_AMQP_URL` (default: the local stack) and

@@ -66,13 +66,21 @@ public struct CanonicalDocuments: Sendable {
                 """, logger: logger)
             guard let row = rows.first else { return nil }
             let invoiceKey = try row.decode(Int64.self, "invoice_key")
+            // Payment and void events raise the invoice's version without a new snapshot of its lines: the
+            // lines (and tax lines) of a version are those of the newest snapshot at or below it.
             let version = try row.decode(Int64.self, "invoice_version")
+            let linesVersion = try await connection.query(
+                """
+                SELECT coalesce(max(invoice_version), 0) AS version FROM invoice_lines
+                WHERE invoice_key = \(invoiceKey) AND invoice_version <= \(version)
+                """, logger: logger
+            )[0].decode(Int64.self, "version")
             let lines = try await connection.query(
                 """
                 SELECT line_id, kind, description, quantity::text AS quantity, unit_price::text AS unit_price,
                        amount::text AS amount, taxable, tax_code, part_number, manufacturer, technician_id,
                        technician_name, labor_code, fee_code, vendor_name, vendor_invoice_number
-                FROM invoice_lines WHERE invoice_key = \(invoiceKey) AND invoice_version = \(version)
+                FROM invoice_lines WHERE invoice_key = \(invoiceKey) AND invoice_version = \(linesVersion)
                 ORDER BY line_number
                 """, logger: logger
             ).map(Self.line)
@@ -80,7 +88,7 @@ public struct CanonicalDocuments: Sendable {
                 """
                 SELECT jurisdiction, tax_code, rate_percent::text AS rate_percent, taxable_amount::text AS taxable_amount,
                        amount::text AS amount
-                FROM invoice_tax_lines WHERE invoice_key = \(invoiceKey) AND invoice_version = \(version)
+                FROM invoice_tax_lines WHERE invoice_key = \(invoiceKey) AND invoice_version = \(linesVersion)
                 ORDER BY line_number
                 """, logger: logger
             ).map {

@@ -3,7 +3,9 @@ import Crypto
 public import Domain
 public import Foundation
 public import Logging
+import Metrics
 import Postgres
+import Synchronization
 
 /// OAuth2 tokens or API secrets of one connection, as sealed in `erp_connection_credentials`.
 public struct ConnectionSecrets: Sendable, Equatable, Codable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -123,14 +125,29 @@ public struct CredentialStore: Sendable {
 
     /// The connection's secrets, or nil when none are stored.
     public func load(tenantID: TenantID, connectionID: UUID, logger: Logger) async throws -> ConnectionSecrets? {
+        try await loadVersioned(tenantID: tenantID, connectionID: connectionID, logger: logger)?.secrets
+    }
+
+    /// The connection's secrets and their `generation` (bumped by every save and refresh), or nil.
+    public func loadVersioned(
+        tenantID: TenantID, connectionID: UUID, logger: Logger
+    ) async throws -> (secrets: ConnectionSecrets, generation: Int64)? {
         let row = try await store.inTenant(tenantID, logger: logger) { connection in
             try await connection.query(
-                "SELECT nonce, ciphertext FROM erp_connection_credentials WHERE connection_id = \(connectionID)",
+                "SELECT nonce, ciphertext, generation FROM erp_connection_credentials WHERE connection_id = \(connectionID)",
                 logger: logger
-            ).first.map { (Array(try $0.decode(Data.self, "nonce")), Array(try $0.decode(Data.self, "ciphertext"))) }
+            ).first.map {
+                (
+                    Array(try $0.decode(Data.self, "nonce")), Array(try $0.decode(Data.self, "ciphertext")),
+                    try $0.decode(Int64.self, "generation")
+                )
+            }
         }
-        guard let (nonce, ciphertext) = row else { return nil }
-        return try vault.open(nonce: nonce, ciphertext: ciphertext, tenantID: tenantID, connectionID: connectionID)
+        guard let (nonce, ciphertext, generation) = row else { return nil }
+        return (
+            try vault.open(nonce: nonce, ciphertext: ciphertext, tenantID: tenantID, connectionID: connectionID),
+            generation
+        )
     }
 }
 
@@ -142,13 +159,18 @@ public struct StoredAccessTokenProvider: AccessTokenProvider {
     let tenantID: TenantID
     let connectionID: UUID
     let erp: ERP
+    let horizon: TokenHorizon?
 
     /// Creates a provider for one connection.
-    public init(credentials: CredentialStore, tenantID: TenantID, connectionID: UUID, erp: ERP) {
+    /// - Parameter horizon: where each token's expiry is reported (the token-horizon gauge), if anywhere.
+    public init(
+        credentials: CredentialStore, tenantID: TenantID, connectionID: UUID, erp: ERP, horizon: TokenHorizon? = nil
+    ) {
         self.credentials = credentials
         self.tenantID = tenantID
         self.connectionID = connectionID
         self.erp = erp
+        self.horizon = horizon
     }
 
     /// The stored access token.
@@ -171,11 +193,42 @@ public struct StoredAccessTokenProvider: AccessTokenProvider {
             throw ConnectorFailure(
                 reason: .erpAuthLost, disposition: .reauthorize, erp: erp, detail: "no credentials stored")
         }
+        horizon?.observe(tenantID: tenantID, connectionID: connectionID, expiresAt: secrets.accessExpiresAt)
         if let expiry = secrets.accessExpiresAt, expiry <= Date() {
             throw ConnectorFailure(
                 reason: .erpAuthLost, disposition: .reauthorize, erp: erp,
                 detail: "access token expired and refresh is not implemented yet")
         }
         return AccessToken(secrets.accessToken, expiresAt: secrets.accessExpiresAt)
+    }
+}
+
+/// The soonest access-token expiry this process knows for one ERP, published as the gauge
+/// `ledgerline_worker_token_expires_in_seconds{erp}` (seconds from now; negative when a known token already
+/// expired). The token providers report every token they hand out or refresh; one instance per worker process
+/// (``StoredConnectorFactory`` owns it).
+public final class TokenHorizon: Sendable {
+    /// The ERP (the gauge's dimension).
+    public let erp: ERP
+    private let expiries = Mutex<[String: Date]>([:])  // key: tenant|connection
+
+    /// Creates a tracker.
+    public init(erp: ERP) { self.erp = erp }
+
+    /// Records a connection's current access-token expiry and updates the gauge.
+    public func observe(tenantID: TenantID, connectionID: UUID, expiresAt: Date?) {
+        guard let expiresAt else { return }
+        let key = "\(tenantID.rawValue)|\(connectionID.uuidString)"
+        let soonest = expiries.withLock { expiries -> Date in
+            expiries[key] = expiresAt
+            return expiries.values.min() ?? expiresAt
+        }
+        Gauge(label: "ledgerline_worker_token_expires_in_seconds", dimensions: [("erp", erp.rawValue)])
+            .record(soonest.timeIntervalSinceNow)
+    }
+
+    /// Seconds until the soonest known expiry, or nil when no expiring token was seen.
+    public var secondsLeft: Double? {
+        expiries.withLock { $0.values.min() }.map { $0.timeIntervalSinceNow }
     }
 }

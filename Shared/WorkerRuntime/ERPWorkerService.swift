@@ -161,8 +161,10 @@ public final class ERPWorkerService<C: ERPConnector>: Service, Sendable {
         Timer(label: "ledgerline_worker_queue_lag_seconds", dimensions: [("erp", erp)])
             .recordNanoseconds(Int64(lag * 1e9))
         let jobLogger = logger.with(["erp": "\(erp)", "job.id": "\(job.jobID)", "job.kind": "\(job.kind.rawValue)"])
+        processor.crash.reach(.afterDelivery, logger: jobLogger)
         do {
             let outcome = try await processor.process(job, logger: jobLogger)
+            processor.crash.reach(.afterCommit, logger: jobLogger)
             try consumer.ack(delivery)
             Counter(label: "ledgerline_worker_jobs_total", dimensions: [("erp", erp), ("outcome", Self.label(outcome))])
                 .increment()
@@ -228,6 +230,7 @@ public final class ERPWorkerService<C: ERPConnector>: Service, Sendable {
         case .notDue: "not_due"
         case .busy: "busy"
         case .dropped: "dropped"
+        case .batch: "batch"
         }
     }
 

@@ -54,6 +54,22 @@ public enum JobOutcome: Sendable, Equatable {
     case busy
     /// The job cannot be processed (unknown kind, missing ids or document); acked and logged.
     case dropped(String)
+    /// A `push_batch` job: the outcome of each listed invoice, in the job's order (duplicates removed).
+    case batch([BatchItemResult])
+}
+
+/// The outcome of one invoice of a `push_batch` job.
+public struct BatchItemResult: Sendable, Equatable {
+    /// The shop invoice id.
+    public var invoiceID: String
+    /// What happened to it (committed).
+    public var outcome: JobOutcome
+
+    /// Creates a result.
+    public init(invoiceID: String, outcome: JobOutcome) {
+        self.invoiceID = invoiceID
+        self.outcome = outcome
+    }
 }
 
 /// Builds the connector for a job's connection, given the rate-limited transport to use.
@@ -77,8 +93,10 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
     public let rateLimitWait: Duration
     /// The audit events' `source`, e.g. `worker-xero`.
     public let source: String
-    /// Per-connection circuit breakers (shared by every job of this processor).
+    /// Per-connection circuit breakers (shared by every replica through Postgres).
     public let breakers: CircuitBreakers
+    /// Test-only crash injection (``CrashInjection/off`` unless `LEDGERLINE_FAULT_CRASH_AT` is set).
+    public let crash: CrashInjection
     /// The limits enforced per connection (default: the connector's declared ``Connectors/ConnectorCapabilities/rateLimits``).
     public let rateLimits: [RateLimit]
 
@@ -86,9 +104,11 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
     public init(
         store: SyncStateStore, transport: any HTTPTransport, retry: RetryPolicy = RetryPolicy(),
         rateLimitWait: Duration = .seconds(10), rateLimits: [RateLimit]? = nil,
-        breakers: CircuitBreakers = CircuitBreakers(), makeConnector: @escaping ConnectorFactory<C>
+        breakers: CircuitBreakers = CircuitBreakers(), crash: CrashInjection = .off,
+        makeConnector: @escaping ConnectorFactory<C>
     ) {
         self.breakers = breakers
+        self.crash = crash
         self.rateLimits = rateLimits ?? C.capabilities.rateLimits
         self.store = store
         self.documents = CanonicalDocuments(store: store)
@@ -113,7 +133,8 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
         switch job.kind {
         case .pushInvoice, .voidInvoice: return try await processInvoice(job, logger: logger)
         case .pushPayment: return try await processPayment(job, logger: logger)
-        case .pushBatch, .pull, .initialSync: return .dropped("job kind \(job.kind.rawValue) is not served yet")
+        case .pushBatch: return try await processBatch(job, logger: logger)
+        case .pull, .initialSync: return .dropped("job kind \(job.kind.rawValue) is not served yet")
         }
     }
 
@@ -137,27 +158,41 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
         case .notDue: return .notDue
         case .busy: return .busy
         }
-        let invoice = canonical.invoice
-        let record = AuditEvent.Record(
+        crash.reach(.afterClaim, logger: logger)
+        return try await pushClaimedInvoice(canonical, job: job, claim: claim, checked: false, logger: logger)
+    }
+
+    private static func invoiceRecord(_ invoice: Invoice) -> AuditEvent.Record {
+        AuditEvent.Record(
             objectType: .invoice, shopID: invoice.invoiceID, number: invoice.invoiceNumber,
             customerName: invoice.customer.name)
-        if let outcome = try await parkIfConnectionInactive(job: job, claim: claim, record: record, logger: logger) {
-            return outcome
-        }
-        if let wait = breakers.wait(for: Self.breakerKey(job)) {
-            return try await deferOrPark(
-                job: job, claim: claim, record: record, delay: wait, reason: .erpTransient,
-                message: "The accounting system keeps failing for this connection; waiting before trying again.",
-                erpRequestID: nil, outcomeUnknown: false, logger: logger)
+    }
+
+    /// Writes one claimed invoice version through the connector's flows and commits the resulting state.
+    /// - Parameter checked: the connection's status and circuit breaker were already checked (batch jobs).
+    private func pushClaimedInvoice(
+        _ canonical: CanonicalInvoice, job: SyncJob, claim: SyncClaim, checked: Bool, logger: Logger
+    ) async throws -> JobOutcome {
+        let invoice = canonical.invoice
+        let invoiceID = claim.key.documentID
+        let record = Self.invoiceRecord(invoice)
+        if !checked {
+            if let outcome = try await parkIfConnectionInactive(job: job, claim: claim, record: record, logger: logger) {
+                return outcome
+            }
+            if let wait = try await breakerWait(job, logger: logger) {
+                return try await deferForOpenCircuit(job: job, claim: claim, record: record, wait: wait, logger: logger)
+            }
         }
         let limiter = limiter(for: job)
         let scope = IdempotencyScope(
-            tenantID: job.tenantID, connectionID: job.connectionID, document: key.documentKey, version: canonical.version)
+            tenantID: job.tenantID, connectionID: job.connectionID, document: claim.key.documentKey,
+            version: canonical.version)
         let hash = Self.hash(invoice)
         let started = ContinuousClock.now
         var madeConnector: C?
         do {
-            let connector = try await makeConnector(job, RateLimitedTransport(base: transport, limiter: limiter))
+            let connector = try await makeConnector(job, erpTransport(limiter))
             madeConnector = connector
             let invoiceLink = try await store.link(
                 tenantID: job.tenantID, connectionID: job.connectionID, kind: .invoice, ourID: invoiceID, logger: logger)
@@ -190,6 +225,7 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
                             job, claim, record: withERPID(record, receipt.record.erpID), action: "Invoice Voided",
                             outcome: .succeeded, erpRequestID: receipt.erpRequestID)
                     ], logger: logger)
+                await breakerSuccess(job, logger: logger)
                 return .synced(action: "Invoice Voided")
             }
             let operation: ConnectorOperation = invoiceLink == nil ? .createInvoice : .updateInvoice
@@ -202,41 +238,14 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
             let result = try await connector.pushInvoice(
                 document, link: invoiceLink.map { ERPVersionedID(id: $0.erpID, version: $0.erpVersion) },
                 priorAttempt: claim.priorAttempt, scope: scope, logger: logger)
-            let written = result.receipt.record
-            let link = ERPLink(
-                kind: .invoice, ourID: invoiceID, erpID: written.erpID, erpVersion: written.version,
-                erpNumber: written.number ?? invoice.invoiceNumber)
-            let syncedRecord = withERPID(record, written.erpID)
-            if let reason = result.totalsCheck.reason {
-                try await store.saveLink(link, tenantID: job.tenantID, connectionID: job.connectionID, logger: logger)
-                try await store.park(
-                    claim, reason: reason, erpMessage: result.totalsCheck.message,
-                    erpRequestID: result.receipt.erpRequestID, outcomeUnknown: false,
-                    audit: [
-                        audit(
-                            job, claim, record: syncedRecord, action: "Invoice Parked", outcome: .parked, reason: reason,
-                            message: result.totalsCheck.message, erpRequestID: result.receipt.erpRequestID)
-                    ], logger: logger)
-                return .parked(reason)
-            }
             let action =
                 switch result.path {
                 case .created, .adopted: "Invoice Created"
                 case .updated, .refetchedAndUpdated, .adoptedAndUpdated: "Invoice Updated"
                 }
-            try await store.complete(
-                claim,
-                result: SyncResult(
-                    erpID: written.erpID, erpVersion: written.version, payloadSHA256: hash,
-                    erpRequestID: result.receipt.erpRequestID), links: [link],
-                audit: [
-                    audit(
-                        job, claim, record: syncedRecord, action: action, outcome: .succeeded,
-                        erpRequestID: result.receipt.erpRequestID,
-                        details: ["path": result.path.rawValue, "latency_ms": Self.milliseconds(since: started)])
-                ], logger: logger)
-            breakers.recordSuccess(Self.breakerKey(job))
-            return .synced(action: action)
+            return try await commitInvoiceWrite(
+                result.receipt, invoice: invoice, hash: hash, action: action, path: result.path.rawValue, job: job,
+                claim: claim, started: started, logger: logger)
         } catch let failure as ConnectorFailure {
             return try await handle(
                 failure, job: job, claim: claim, record: record, limiter: limiter,
@@ -248,6 +257,282 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
         } catch {
             return try await deferAfterInternalError(error, job: job, claim: claim, record: record, logger: logger)
         }
+    }
+
+    /// Commits an invoice the ERP accepted: parked on a totals drift (the link is kept), else synced with the link.
+    private func commitInvoiceWrite(
+        _ receipt: WriteReceipt<ERPInvoiceRecord>, invoice: Invoice, hash: [UInt8]?, action: String, path: String,
+        job: SyncJob, claim: SyncClaim, started: ContinuousClock.Instant, logger: Logger
+    ) async throws -> JobOutcome {
+        let written = receipt.record
+        let link = ERPLink(
+            kind: .invoice, ourID: claim.key.documentID, erpID: written.erpID, erpVersion: written.version,
+            erpNumber: written.number ?? invoice.invoiceNumber)
+        let syncedRecord = withERPID(Self.invoiceRecord(invoice), written.erpID)
+        let totals = receipt.totalsCheck ?? .notReported
+        if let reason = totals.reason {
+            try await store.saveLink(link, tenantID: job.tenantID, connectionID: job.connectionID, logger: logger)
+            try await store.park(
+                claim, reason: reason, erpMessage: totals.message, erpRequestID: receipt.erpRequestID,
+                outcomeUnknown: false,
+                audit: [
+                    audit(
+                        job, claim, record: syncedRecord, action: "Invoice Parked", outcome: .parked, reason: reason,
+                        message: totals.message, erpRequestID: receipt.erpRequestID)
+                ], logger: logger)
+            await breakerSuccess(job, logger: logger)
+            return .parked(reason)
+        }
+        try await store.complete(
+            claim,
+            result: SyncResult(
+                erpID: written.erpID, erpVersion: written.version, payloadSHA256: hash,
+                erpRequestID: receipt.erpRequestID), links: [link],
+            audit: [
+                audit(
+                    job, claim, record: syncedRecord, action: action, outcome: .succeeded,
+                    erpRequestID: receipt.erpRequestID,
+                    details: ["path": path, "latency_ms": Self.milliseconds(since: started)])
+            ], logger: logger)
+        await breakerSuccess(job, logger: logger)
+        return .synced(action: action)
+    }
+
+    // MARK: Batches
+
+    /// The per-invoice job a batch item's state row keeps: what the sweeper re-enqueues when the item is deferred
+    /// (so a retry runs the single-invoice path, which looks up first after an unknown outcome).
+    static func itemJob(_ batch: SyncJob, invoiceID: String, version: Int64) -> SyncJob {
+        SyncJob(
+            jobID: "\(batch.jobID)/\(invoiceID)", kind: .pushInvoice, trigger: batch.trigger, tenantID: batch.tenantID,
+            locationID: batch.locationID, connectionID: batch.connectionID, erp: batch.erp, invoiceID: invoiceID,
+            invoiceVersion: version, sessionID: batch.sessionID, enqueuedAt: batch.enqueuedAt)
+    }
+
+    private struct BatchItem {
+        var canonical: CanonicalInvoice
+        var job: SyncJob
+        var claim: SyncClaim
+        var id: String { claim.key.documentID }
+    }
+
+    private struct PreparedItem {
+        var item: BatchItem
+        var link: ERPLink?
+        var document: InvoiceDocument
+    }
+
+    /// `push_batch`: claims every listed invoice like the single path (already synced, busy, parked and not-due
+    /// ones are skipped), resolves customers, and pushes the rest with the connector's batch call in chunks of
+    /// `capabilities.batch.maxItems`; each item commits its own state. Voids, items after an unknown outcome
+    /// (they look up first) and every item of an ERP without batch support go one by one.
+    private func processBatch(_ job: SyncJob, logger: Logger) async throws -> JobOutcome {
+        var seen = Set<String>()
+        let ids = (job.invoiceIDs ?? []).filter { seen.insert($0).inserted }
+        guard !ids.isEmpty else { return .dropped("batch job without invoice_ids") }
+        var results: [String: JobOutcome] = [:]
+        var claimed: [BatchItem] = []
+        for id in ids {
+            guard
+                let canonical = try await documents.invoice(
+                    tenantID: job.tenantID, locationID: job.locationID, invoiceID: id, logger: logger)
+            else {
+                results[id] = .dropped("invoice not in the canonical store")
+                continue
+            }
+            let itemJob = Self.itemJob(job, invoiceID: id, version: canonical.version)
+            let key = SyncDocumentKey(tenantID: job.tenantID, connectionID: job.connectionID, kind: .invoice, documentID: id)
+            switch try await store.claim(
+                key, version: canonical.version, job: itemJob, force: job.trigger == .replay, logger: logger)
+            {
+            case .claimed(let claim): claimed.append(BatchItem(canonical: canonical, job: itemJob, claim: claim))
+            case .alreadySynced: results[id] = .alreadySynced
+            case .parked: results[id] = .stillParked
+            case .notDue: results[id] = .notDue
+            case .busy: results[id] = .busy
+            }
+        }
+        func summary() -> JobOutcome {
+            .batch(ids.map { BatchItemResult(invoiceID: $0, outcome: results[$0] ?? .busy) })
+        }
+        guard let first = claimed.first else { return summary() }
+        crash.reach(.afterClaim, logger: logger)
+
+        // One connection: its status and breaker are checked once for the whole batch.
+        if try await parkIfConnectionInactive(
+            job: first.job, claim: first.claim, record: Self.invoiceRecord(first.canonical.invoice), logger: logger)
+            != nil
+        {
+            for item in claimed {
+                results[item.id] =
+                    try await parkIfConnectionInactive(
+                        job: item.job, claim: item.claim, record: Self.invoiceRecord(item.canonical.invoice),
+                        logger: logger) ?? .busy
+            }
+            return summary()
+        }
+        if let wait = try await breakerWait(job, logger: logger) {
+            for item in claimed {
+                results[item.id] = try await runItem(item, logger: logger) {
+                    try await deferForOpenCircuit(
+                        job: item.job, claim: item.claim, record: Self.invoiceRecord(item.canonical.invoice), wait: wait,
+                        logger: logger)
+                }
+            }
+            return summary()
+        }
+
+        let batchable: [BatchItem]
+        if C.capabilities.batch == nil {
+            batchable = []
+        } else {
+            batchable = claimed.filter { $0.canonical.invoice.status != .voided && $0.claim.priorAttempt == .none }
+        }
+        let batchIDs = Set(batchable.map(\.id))
+        for item in claimed where !batchIDs.contains(item.id) {
+            results[item.id] = try await pushClaimedInvoice(
+                item.canonical, job: item.job, claim: item.claim, checked: true, logger: logger)
+        }
+        if !batchable.isEmpty {
+            for (id, outcome) in try await pushBatchItems(batchable, job: job, logger: logger) { results[id] = outcome }
+        }
+        return summary()
+    }
+
+    /// Runs `body` for one batch item, mapping a lost lease to `busy`.
+    private func runItem(
+        _ item: BatchItem, logger: Logger, _ body: () async throws -> JobOutcome
+    ) async throws -> JobOutcome {
+        do { return try await body() } catch let error as WorkerError where error.code == .leaseLost { return .busy }
+    }
+
+    private func pushBatchItems(_ items: [BatchItem], job: SyncJob, logger: Logger) async throws -> [String: JobOutcome] {
+        var results: [String: JobOutcome] = [:]
+        let limiter = limiter(for: job)
+        let connector: C
+        do {
+            connector = try await makeConnector(job, erpTransport(limiter))
+        } catch let failure as ConnectorFailure {
+            for (index, item) in items.enumerated() {
+                results[item.id] = try await runItem(item, logger: logger) {
+                    try await handle(
+                        failure, job: item.job, claim: item.claim, record: Self.invoiceRecord(item.canonical.invoice),
+                        limiter: limiter, credentials: nil, sideEffects: index == 0, logger: logger)
+                }
+            }
+            return results
+        }
+        // Links and customers first (one by one: customer resolution is serialised per customer anyway).
+        var prepared: [PreparedItem] = []
+        for item in items {
+            let record = Self.invoiceRecord(item.canonical.invoice)
+            do {
+                let link = try await store.link(
+                    tenantID: job.tenantID, connectionID: job.connectionID, kind: .invoice, ourID: item.id, logger: logger)
+                let customerLink = try await ensureCustomer(
+                    item.canonical.invoice.customer, job: item.job, connector: connector, logger: logger)
+                prepared.append(
+                    PreparedItem(
+                        item: item, link: link,
+                        document: InvoiceDocument(
+                            invoice: item.canonical.invoice, location: job.locationID,
+                            customer: ERPReference(customerLink.erpID, name: customerLink.erpName))))
+            } catch let failure as ConnectorFailure {
+                results[item.id] = try await runItem(item, logger: logger) {
+                    try await handle(
+                        failure, job: item.job, claim: item.claim, record: record, limiter: limiter,
+                        credentials: connector.context.credentials, logger: logger)
+                }
+            } catch let error as WorkerError where error.code == .leaseLost {
+                results[item.id] = .busy
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                results[item.id] = try await runItem(item, logger: logger) {
+                    try await deferAfterInternalError(error, job: item.job, claim: item.claim, record: record, logger: logger)
+                }
+            }
+        }
+        let size = max(1, C.capabilities.batch?.maxItems ?? 1)
+        for start in stride(from: 0, to: prepared.count, by: size) {
+            let chunk = Array(prepared[start..<min(start + size, prepared.count)])
+            let scope = IdempotencyScope(
+                tenantID: job.tenantID, connectionID: job.connectionID,
+                document: DocumentKey(
+                    .batch, IdempotencyScope.batchID(chunk.map { ($0.item.id, $0.item.canonical.version) })),
+                version: 1)
+            let key = C.idempotencyKey(scope, .pushBatch)
+            // Record before send: each item's row carries the batch key (a crash → lookup on the next claim).
+            var sent: [PreparedItem] = []
+            for entry in chunk {
+                do {
+                    try await store.recordSend(
+                        entry.item.claim, operation: ConnectorOperation.pushBatch.rawValue, key: key.rawValue,
+                        logger: logger)
+                    sent.append(entry)
+                } catch let error as WorkerError where error.code == .leaseLost {
+                    results[entry.item.id] = .busy
+                }
+            }
+            guard !sent.isEmpty else { continue }
+            let started = ContinuousClock.now
+            let outcomes: [BatchItemOutcome]
+            do {
+                outcomes = try await connector.pushInvoices(
+                    sent.map {
+                        BatchInvoiceItem(
+                            document: $0.document, existing: $0.link.map { ERPVersionedID(id: $0.erpID, version: $0.erpVersion) })
+                    }, key: key, logger: logger)
+            } catch let failure as ConnectorFailure {
+                // The whole request failed; an unknown outcome makes every item look up first on its retry.
+                for (index, entry) in sent.enumerated() {
+                    results[entry.item.id] = try await runItem(entry.item, logger: logger) {
+                        try await handle(
+                            failure, job: entry.item.job, claim: entry.item.claim,
+                            record: Self.invoiceRecord(entry.item.canonical.invoice), limiter: limiter,
+                            credentials: connector.context.credentials, sideEffects: index == 0, logger: logger)
+                    }
+                }
+                continue
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                for entry in sent {
+                    results[entry.item.id] = try await runItem(entry.item, logger: logger) {
+                        try await deferAfterInternalError(
+                            error, job: entry.item.job, claim: entry.item.claim,
+                            record: Self.invoiceRecord(entry.item.canonical.invoice), logger: logger)
+                    }
+                }
+                continue
+            }
+            let byID = Dictionary(outcomes.map { ($0.invoiceID, $0.result) }, uniquingKeysWith: { first, _ in first })
+            for entry in sent {
+                let item = entry.item
+                let record = Self.invoiceRecord(item.canonical.invoice)
+                results[item.id] = try await runItem(item, logger: logger) {
+                    switch byID[item.id] {
+                    case .success(let receipt):
+                        return try await commitInvoiceWrite(
+                            receipt, invoice: item.canonical.invoice, hash: Self.hash(item.canonical.invoice),
+                            action: entry.link == nil ? "Invoice Created" : "Invoice Updated", path: "batch",
+                            job: item.job, claim: item.claim, started: started, logger: logger)
+                    case .failure(let failure):
+                        return try await handle(
+                            failure, job: item.job, claim: item.claim, record: record, limiter: limiter,
+                            credentials: connector.context.credentials, logger: logger)
+                    case nil:
+                        let failure = ConnectorFailure(
+                            reason: .erpOutcomeUnknown, disposition: .lookupThenRetry, erp: C.erp, operation: .pushBatch,
+                            detail: "the batch answer has no result for this invoice")
+                        return try await handle(
+                            failure, job: item.job, claim: item.claim, record: record, limiter: limiter,
+                            credentials: connector.context.credentials, logger: logger)
+                    }
+                }
+            }
+        }
+        return results
     }
 
     /// The customer's ERP link: stored, or found / created through the connector's `ensureCustomer` flow (which
@@ -322,15 +607,13 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
         case .notDue: return .notDue
         case .busy: return .busy
         }
+        crash.reach(.afterClaim, logger: logger)
         let record = AuditEvent.Record(objectType: .payment, shopID: paymentID, number: canonical.invoiceNumber)
         if let outcome = try await parkIfConnectionInactive(job: job, claim: claim, record: record, logger: logger) {
             return outcome
         }
-        if let wait = breakers.wait(for: Self.breakerKey(job)) {
-            return try await deferOrPark(
-                job: job, claim: claim, record: record, delay: wait, reason: .erpTransient,
-                message: "The accounting system keeps failing for this connection; waiting before trying again.",
-                erpRequestID: nil, outcomeUnknown: false, logger: logger)
+        if let wait = try await breakerWait(job, logger: logger) {
+            return try await deferForOpenCircuit(job: job, claim: claim, record: record, wait: wait, logger: logger)
         }
         let limiter = limiter(for: job)
         let hash = Self.hash(canonical.payment)
@@ -359,7 +642,7 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
                     message: "The invoice is not in the accounting system yet.", erpRequestID: nil, outcomeUnknown: false,
                     logger: logger)
             }
-            let connector = try await makeConnector(job, RateLimitedTransport(base: transport, limiter: limiter))
+            let connector = try await makeConnector(job, erpTransport(limiter))
             madeConnector = connector
             let scope = IdempotencyScope(
                 tenantID: job.tenantID, connectionID: job.connectionID, document: key.documentKey, version: version)
@@ -386,7 +669,7 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
                         outcome: .succeeded, erpRequestID: result.receipt.erpRequestID,
                         details: ["path": result.path.rawValue, "latency_ms": Self.milliseconds(since: started)])
                 ], logger: logger)
-            breakers.recordSuccess(Self.breakerKey(job))
+            await breakerSuccess(job, logger: logger)
             return .synced(action: "Payment Applied")
         } catch let failure as ConnectorFailure {
             return try await handle(
@@ -449,18 +732,26 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
     }
 
     /// Maps a connector failure's disposition to a committed state.
+    /// - Parameter sideEffects: count the failure (metrics, circuit breaker) and block the rate buckets on a
+    ///   Retry-After; false for the second and later items of one failed batch request (one request, one count).
     private func handle(
         _ failure: ConnectorFailure, job: SyncJob, claim: SyncClaim, record: AuditEvent.Record,
-        limiter: ConnectionRateLimiter, credentials: (any AccessTokenProvider)?, logger: Logger
+        limiter: ConnectionRateLimiter, credentials: (any AccessTokenProvider)?, sideEffects: Bool = true,
+        logger: Logger
     ) async throws -> JobOutcome {
         let outcomeUnknown = failure.reason == .erpOutcomeUnknown || failure.disposition == .lookupThenRetry
-        if [.erpTransient, .erpOutcomeUnknown, .erpInvalidResponse].contains(failure.reason) {
-            breakers.recordFailure(Self.breakerKey(job))
+        if sideEffects {
+            if [.erpTransient, .erpOutcomeUnknown, .erpInvalidResponse].contains(failure.reason) {
+                await breakerFailure(job, reason: failure.reason, logger: logger)
+            } else if failure.httpStatus != nil {
+                // The ERP answered (a refusal of this document, not an outage): the connection works.
+                await breakerSuccess(job, logger: logger)
+            }
+            Counter(
+                label: "ledgerline_worker_erp_failures_total",
+                dimensions: [("erp", C.erp.rawValue), ("reason", failure.reason.rawValue)]
+            ).increment()
         }
-        Counter(
-            label: "ledgerline_worker_erp_failures_total",
-            dimensions: [("erp", C.erp.rawValue), ("reason", failure.reason.rawValue)]
-        ).increment()
         logger.debug(
             "ERP call failed",
             metadata: [
@@ -476,7 +767,7 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
             // First 401 with a refreshing provider: refresh once (single flight; skipped when a sibling already
             // rotated the token since this claim) and retry right away. A second 401 in a row parks.
             if claim.previousReason != ReasonCode.erpAuthLost.rawValue,
-                let refreshing = credentials as? RefreshingAccessTokenProvider
+                let refreshing = credentials as? any ForceRefreshingTokenProvider
             {
                 do {
                     try await refreshing.forceRefresh(unlessRotatedSince: claim.claimedAt, logger: logger)
@@ -503,8 +794,10 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
                 message: "The accounting system rejected the connection's authorization; reconnect it.", reauthorize: true,
                 outcomeUnknown: outcomeUnknown, logger: logger)
         case .retryAfter(let wait):
-            do { try await limiter.block(for: wait, logger: logger) } catch {
-                logger.debug("Could not block the rate bucket", metadata: ["error": "\(error)"])
+            if sideEffects {
+                do { try await limiter.block(for: wait, logger: logger) } catch {
+                    logger.debug("Could not block the rate bucket", metadata: ["error": "\(error)"])
+                }
             }
             return try await deferOrPark(
                 job: job, claim: claim, record: record, delay: wait, reason: failure.reason, message: failure.summary,
@@ -560,6 +853,8 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
                 ], logger: logger)
             return .parked(reason)
         }
+        Counter(label: "ledgerline_worker_retries_total", dimensions: [("erp", C.erp.rawValue), ("reason", reason.rawValue)])
+            .increment()
         try await store.deferDocument(
             claim, delay: delay, reason: reason, erpMessage: message, erpRequestID: erpRequestID,
             outcomeUnknown: outcomeUnknown,
@@ -579,17 +874,66 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
         logger.warning(
             "Job failed inside the worker; deferring it",
             metadata: ["sync.document": "\(claim.key)", "error": "\(error)"])
-        let timedOut = (error as? WorkerError)?.code == .rateLimitTimeout
+        // A rate-limit wait that timed out sent nothing: no unknown outcome (normally it arrives as a connector
+        // failure `erp.rate_limited`; this covers a wait outside a connector call).
+        let timedOut = error is RateLimitWaitTimeout || (error as? WorkerError)?.code == .rateLimitTimeout
         return try await deferOrPark(
             job: job, claim: claim, record: record,
             delay: timedOut ? .seconds(5) : retry.backoff.delay(attempt: claim.attempt),
             reason: timedOut ? .erpRateLimited : Self.workerInternal, message: nil, erpRequestID: nil,
-            outcomeUnknown: true, logger: logger)
+            outcomeUnknown: !timedOut, logger: logger)
     }
 
     // MARK: Helpers
 
-    static func breakerKey(_ job: SyncJob) -> String { "\(job.tenantID.rawValue)|\(job.connectionID.uuidString)" }
+    /// The transport a job's connector sends through: the connection's rate limiter around the metering (429s)
+    /// and crash-injection wrapper around the shared client.
+    private func erpTransport(_ limiter: ConnectionRateLimiter) -> any HTTPTransport {
+        RateLimitedTransport(base: MeteredTransport(base: transport, erp: C.erp, crash: crash), limiter: limiter)
+    }
+
+    /// How long the connection's breaker stays open, or nil when this job may call the ERP (closed, or the probe).
+    private func breakerWait(_ job: SyncJob, logger: Logger) async throws -> Duration? {
+        switch try await breakers.check(
+            tenantID: job.tenantID, connectionID: job.connectionID, store: store, logger: logger)
+        {
+        case .closed, .probe: return nil
+        case .open(let wait): return wait
+        }
+    }
+
+    private func deferForOpenCircuit(
+        job: SyncJob, claim: SyncClaim, record: AuditEvent.Record, wait: Duration, logger: Logger
+    ) async throws -> JobOutcome {
+        try await deferOrPark(
+            job: job, claim: claim, record: record, delay: wait, reason: .erpTransient,
+            message: "The accounting system keeps failing for this connection; waiting before trying again.",
+            erpRequestID: nil, outcomeUnknown: false, logger: logger)
+    }
+
+    private func breakerFailure(_ job: SyncJob, reason: ReasonCode, logger: Logger) async {
+        do {
+            if try await breakers.recordFailure(
+                tenantID: job.tenantID, connectionID: job.connectionID, reason: reason, store: store, logger: logger)
+            {
+                Counter(label: "ledgerline_worker_circuit_opened_total", dimensions: [("erp", C.erp.rawValue)]).increment()
+                logger.warning(
+                    "Circuit opened for a failing connection",
+                    metadata: ["erp": "\(C.erp)", "erp.connection_id": "\(job.connectionID)", "erp.reason": "\(reason)"])
+            }
+        } catch {
+            logger.debug("Circuit breaker failure not recorded", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func breakerSuccess(_ job: SyncJob, logger: Logger) async {
+        do {
+            try await breakers.recordSuccess(
+                tenantID: job.tenantID, connectionID: job.connectionID, store: store, logger: logger)
+        } catch {
+            logger.debug("Circuit breaker success not recorded", metadata: ["error": "\(error)"])
+        }
+    }
 
     private func audit(
         _ job: SyncJob, _ claim: SyncClaim, record: AuditEvent.Record, action: String, outcome: AuditEvent.Outcome,

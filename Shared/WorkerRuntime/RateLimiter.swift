@@ -81,7 +81,9 @@ public struct PostgresTokenBucket: Sendable {
         }
     }
 
-    /// Drains the bucket until `until` (a 429's Retry-After): no replica takes a token before then.
+    /// Blocks the bucket until a 429's Retry-After has passed: no replica takes a token before then. The tokens
+    /// are left as they are: zeroing them would starve a slow bucket (a daily budget refills about one token in
+    /// 20 s) long after the Retry-After.
     public func block(
         for wait: Duration, tenantID: TenantID, connectionID: UUID, store: SyncStateStore, logger: Logger
     ) async throws {
@@ -90,8 +92,7 @@ public struct PostgresTokenBucket: Sendable {
             try await connection.execute(
                 """
                 UPDATE erp_rate_buckets
-                SET blocked_until = GREATEST(coalesce(blocked_until, now()), now() + make_interval(secs => \(seconds))),
-                    tokens = 0, updated_at = clock_timestamp()
+                SET blocked_until = GREATEST(coalesce(blocked_until, now()), now() + make_interval(secs => \(seconds)))
                 WHERE connection_id = \(connectionID) AND limit_name = \(name)
                 """, logger: logger)
         }
@@ -176,7 +177,7 @@ public struct ConnectionRateLimiter: Sendable {
     public let slots: [PostgresConcurrencySlots]
     /// The store (for transactions).
     public let store: SyncStateStore
-    /// The longest an acquire waits before failing with ``WorkerError/Code/rateLimitTimeout``.
+    /// The longest an acquire waits before failing with ``RateLimitWaitTimeout``.
     public let maxWait: Duration
 
     /// Creates a limiter from explicit buckets and slots.
@@ -257,7 +258,7 @@ public struct ConnectionRateLimiter: Sendable {
                         break
                     }
                     guard ContinuousClock.now < deadline else {
-                        throw WorkerError(code: .rateLimitTimeout, reason: "no slot of \(limit.name) within \(maxWait)")
+                        throw RateLimitWaitTimeout(limit: limit.name, maxWait: maxWait)
                     }
                     try await Task.sleep(for: .milliseconds(Int.random(in: 20...60)))
                 }
@@ -269,7 +270,7 @@ public struct ConnectionRateLimiter: Sendable {
             for (bucket, owner, id) in plan {
                 while let wait = try await bucket.tryTake(tenantID: owner, connectionID: id, store: store, logger: logger) {
                     guard ContinuousClock.now + wait <= deadline else {
-                        throw WorkerError(code: .rateLimitTimeout, reason: "no token of \(bucket.name) within \(maxWait)")
+                        throw RateLimitWaitTimeout(limit: bucket.name, maxWait: maxWait)
                     }
                     try await Task.sleep(for: wait)
                 }
@@ -302,6 +303,27 @@ public struct ConnectionRateLimiter: Sendable {
     }
 }
 
+/// No rate-limit token or concurrency slot arrived within the limiter's `maxWait`; the request was **not sent**.
+///
+/// It conforms to ``Connectors/RequestNotSentError``, so a connector reports it as `erp.rate_limited` (retry), never
+/// as an unknown outcome, and the job is deferred without a lookup and without counting towards the circuit
+/// breaker.
+public struct RateLimitWaitTimeout: RequestNotSentError, Sendable {
+    /// The limit that had no capacity (e.g. `connection all 60/60s`).
+    public var limit: String
+    /// How long the request waited.
+    public var maxWait: Duration
+
+    /// Creates the error.
+    public init(limit: String, maxWait: Duration) {
+        self.limit = limit
+        self.maxWait = maxWait
+    }
+
+    /// Safe to log.
+    public var description: String { "no capacity of rate limit \(limit) within \(maxWait)" }
+}
+
 /// An `HTTPTransport` that takes a permit from a ``ConnectionRateLimiter`` around every request, so every ERP
 /// call a connector makes (including the extra lookups of its flows) counts against the connection's limits.
 public struct RateLimitedTransport: HTTPTransport {
@@ -316,16 +338,38 @@ public struct RateLimitedTransport: HTTPTransport {
         self.limiter = limiter
     }
 
-    /// Waits for a permit, sends, and frees the permit.
+    /// Waits for a permit, sends, and frees the permit. A 429 with a `Retry-After` blocks the connection's buckets
+    /// at once (before the answer reaches the connector), so no replica takes a token before it has passed.
     public func execute(_ request: HTTPRequest, logger: Logger) async throws -> HTTPResponse {
         let permit = try await limiter.acquire(logger: logger)
         do {
             let response = try await base.execute(request, logger: logger)
+            if response.status == 429, let wait = Self.retryAfter(response.header("Retry-After"), now: Date()) {
+                do { try await limiter.block(for: wait, logger: logger) } catch {
+                    logger.debug("Could not block the rate bucket", metadata: ["error": "\(error)"])
+                }
+            }
             await limiter.release(permit, logger: logger)
             return response
         } catch {
             await limiter.release(permit, logger: logger)
             throw error
         }
+    }
+}
+
+extension RateLimitedTransport {
+    /// A `Retry-After` value as a wait from `now`: delta-seconds or an HTTP date (RFC 9110 IMF-fixdate); nil when
+    /// absent or unreadable, zero when the date has passed.
+    static func retryAfter(_ header: String?, now: Date) -> Duration? {
+        guard let text = header?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        if let seconds = Int(text) { return seconds >= 0 ? .seconds(seconds) : nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: text) else { return nil }
+        let milliseconds = max(0, Int64((date.timeIntervalSince(now) * 1000).rounded(.up)))
+        return .milliseconds(milliseconds)
     }
 }

@@ -16,7 +16,8 @@ public struct WorkerError: Error, Sendable, CustomStringConvertible, CustomDebug
         public static let documentMissing = Code(.documentMissing)
         /// The job message is unusable (kind not served, missing ids).
         public static let invalidJob = Code(.invalidJob)
-        /// No rate-limit token or concurrency slot within the wait limit.
+        /// No rate-limit token or concurrency slot within the wait limit (kept for compatibility: the limiter now
+        /// throws ``RateLimitWaitTimeout``).
         public static let rateLimitTimeout = Code(.rateLimitTimeout)
         /// The connection's settings are missing or invalid.
         public static let configuration = Code(.configuration)

@@ -17,6 +17,13 @@ public struct StoredConnectorFactory<C: ERPConnector>: Sendable {
     public let credentials: CredentialStore
     /// The ERP's token endpoint client; nil: tokens are used as stored, never refreshed.
     public let refresher: (any TokenRefresher)?
+    /// The soonest access-token expiry this process knows (gauge `ledgerline_worker_token_expires_in_seconds`).
+    public let tokenHorizon: TokenHorizon
+    /// The app's OAuth client: with it (and no fixed ``refresher``) each connection refreshes at its own token
+    /// URL (`erp_connection_settings.token_url`, else the ERP's production endpoint).
+    public let oauthClient: OAuthClient?
+    /// The time limit of each ERP request.
+    public let requestTimeout: Duration
     /// One refreshing provider per connection, so concurrent jobs share one in-process refresh flight.
     private let providers = ProviderCache()
 
@@ -25,10 +32,16 @@ public struct StoredConnectorFactory<C: ERPConnector>: Sendable {
     }
 
     /// Creates a factory.
-    public init(store: SyncStateStore, credentials: CredentialStore, refresher: (any TokenRefresher)? = nil) {
+    public init(
+        store: SyncStateStore, credentials: CredentialStore, refresher: (any TokenRefresher)? = nil,
+        oauthClient: OAuthClient? = nil, requestTimeout: Duration = .seconds(60)
+    ) {
+        self.oauthClient = oauthClient
+        self.requestTimeout = requestTimeout
         self.store = store
         self.credentials = credentials
         self.refresher = refresher
+        self.tokenHorizon = TokenHorizon(erp: C.erp)
     }
 
     /// The connector of `job`'s connection, sending through `transport`.
@@ -37,21 +50,22 @@ public struct StoredConnectorFactory<C: ERPConnector>: Sendable {
         let row = try await store.inTenant(job.tenantID, logger: logger) { connection in
             try await connection.query(
                 """
-                SELECT api_base_url, company_id, mapping::text AS mapping FROM erp_connection_settings
+                SELECT api_base_url, company_id, mapping::text AS mapping, token_url FROM erp_connection_settings
                 WHERE connection_id = \(job.connectionID)
                 """, logger: logger
             ).first.map {
                 (
                     try $0.decode(String.self, "api_base_url"), try $0.decode(String.self, "company_id"),
-                    try $0.decode(String.self, "mapping")
+                    try $0.decode(String.self, "mapping"), try $0.decode(String?.self, "token_url")
                 )
             }
         }
-        guard let (baseURL, companyID, mappingJSON) = row else {
+        guard let (baseURL, companyID, mappingJSON, tokenURL) = row else {
             throw ConnectorFailure(
                 reason: .erpConfiguration, disposition: .park, erp: C.erp, detail: "the connection has no settings")
         }
-        let configuration = ConnectorConfiguration(baseURL: baseURL, companyID: companyID)
+        let configuration = ConnectorConfiguration(
+            baseURL: baseURL, companyID: companyID, requestTimeout: requestTimeout)
         let problems = configuration.validate()
         guard problems.isEmpty else {
             throw ConnectorFailure(
@@ -64,26 +78,50 @@ public struct StoredConnectorFactory<C: ERPConnector>: Sendable {
             throw ConnectorFailure(
                 reason: .erpConfiguration, disposition: .park, erp: C.erp, detail: "the connection's mapping is unreadable")
         }
-        let tokens: any AccessTokenProvider =
-            if let refresher {
-                providers.providers.withLock { cache in
-                    let key = "\(job.tenantID.rawValue)|\(job.connectionID.uuidString)"
-                    if let cached = cache[key] { return cached }
-                    let provider = RefreshingAccessTokenProvider(
-                        credentials: credentials, refresher: refresher, tenantID: job.tenantID,
-                        connectionID: job.connectionID, erp: C.erp)
-                    cache[key] = provider
-                    return provider
-                }
-            } else {
-                StoredAccessTokenProvider(
-                    credentials: credentials, tenantID: job.tenantID, connectionID: job.connectionID, erp: C.erp)
+        let tokens: any AccessTokenProvider
+        if let refresher = refresher ?? oauthClient.map({
+            OAuth2TokenRefresher(
+                tokenURL: tokenURL ?? C.authorization.tokenURL, clientID: $0.clientID, clientSecret: $0.clientSecret,
+                transport: $0.transport)
+        }) {
+            let shared = providers.providers.withLock { cache -> RefreshingAccessTokenProvider in
+                let key = "\(job.tenantID.rawValue)|\(job.connectionID.uuidString)"
+                if let cached = cache[key] { return cached }
+                let provider = RefreshingAccessTokenProvider(
+                    credentials: credentials, refresher: refresher, tenantID: job.tenantID,
+                    connectionID: job.connectionID, erp: C.erp, horizon: tokenHorizon)
+                cache[key] = provider
+                return provider
             }
+            tokens = shared.jobScoped()  // remembers the token generation this job was served
+        } else {
+            tokens = StoredAccessTokenProvider(
+                credentials: credentials, tenantID: job.tenantID, connectionID: job.connectionID, erp: C.erp,
+                horizon: tokenHorizon)
+        }
         return C(
             context: ConnectionContext(
                 tenantID: job.tenantID, connectionID: job.connectionID, configuration: configuration, mapping: mapping,
                 credentials: tokens),
             transport: transport)
+    }
+}
+
+/// An OAuth 2.0 client registered with an ERP (one per worker executable), used to refresh tokens at each
+/// connection's token URL.
+public struct OAuthClient: Sendable {
+    /// The client id.
+    public var clientID: String
+    /// The client secret.
+    public var clientSecret: String
+    /// The transport of token requests.
+    public var transport: any HTTPTransport
+
+    /// Creates a client.
+    public init(clientID: String, clientSecret: String, transport: any HTTPTransport) {
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.transport = transport
     }
 }
 
@@ -107,9 +145,21 @@ struct WorkerResources: Service {
 /// - `LEDGERLINE_WORKER_ID` (default `<hostname>-<pid>`): recorded with each claim
 /// - `LEDGERLINE_WORKER_CONCURRENCY` (default: the connector's concurrent-request limit, else 4)
 /// - `LEDGERLINE_WORKER_LEASE_SECONDS` (default 300), `LEDGERLINE_WORKER_HORIZON_SECONDS` (default 86400)
+/// - `LEDGERLINE_WORKER_RATE_LIMITS` (`declared`, default: the connector's documented limits, shared through
+///   Postgres; `off`: no client-side limits — only for benchmarks against erp-sim with its limits off)
 /// - `LEDGERLINE_JOBS_EXCHANGE` (default `ledgerline.jobs`), `LEDGERLINE_AUDIT_EXCHANGE` (default `ledgerline.audit`)
-/// - `LEDGERLINE_OAUTH_TOKEN_URL`, `LEDGERLINE_OAUTH_CLIENT_ID`, `LEDGERLINE_OAUTH_CLIENT_SECRET`: when all are set
-///   (and no `refresher` is passed), tokens are refreshed with ``OAuth2TokenRefresher`` as a single flight.
+/// - `LEDGERLINE_OAUTH_CLIENT_ID`, `LEDGERLINE_OAUTH_CLIENT_SECRET`: the app's OAuth client; when set (and no
+///   `refresher` is passed), tokens are refreshed with ``OAuth2TokenRefresher`` as a single flight per connection,
+///   at the connection's token URL (`syncctl connection configure --token-url`, default the ERP's production
+///   endpoint), or at `LEDGERLINE_OAUTH_TOKEN_URL` for every connection when that is set
+/// - `LEDGERLINE_ERP_REQUEST_TIMEOUT_SECONDS` (default 60): the time limit of one ERP request
+/// - `LEDGERLINE_POSTGRES_POOL_SIZE` (default 2 × concurrency + 2)
+/// - **Test only** (fault injection for kill -9 tests, ``CrashInjection``): `LEDGERLINE_FAULT_CRASH_AT` ∈
+///   `after_delivery`, `after_claim`, `after_response`, `after_commit`, and `LEDGERLINE_FAULT_CRASH_NTH` (default
+///   1): the process kills itself with SIGKILL the Nth time it reaches that point. Unset: off.
+///
+/// A malformed setting (including a `LEDGERLINE_SECRETS_KEY` that is not 32 bytes in base64) exits with status 2
+/// and one line naming the variable.
 public enum WorkerMain {
     /// Runs the worker of connector `C` until SIGTERM / SIGINT, then exits.
     /// - Parameters:
@@ -123,6 +173,18 @@ public enum WorkerMain {
         }
     }
 
+    /// The test-only crash injection from `LEDGERLINE_FAULT_CRASH_AT` / `LEDGERLINE_FAULT_CRASH_NTH` (read once).
+    /// - Throws: ``Runtime/ConfigurationError`` for an unknown point or a count below 1.
+    public static func crashInjection(_ settings: Settings) throws -> CrashInjection {
+        guard let text = settings.raw("LEDGERLINE_FAULT_CRASH_AT") else { return .off }
+        guard let point = CrashInjection.Point(rawValue: text) else {
+            let allowed = CrashInjection.Point.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigurationError(key: "LEDGERLINE_FAULT_CRASH_AT", problem: "must be one of \(allowed), got \"\(text)\"")
+        }
+        let nth = try settings.int("LEDGERLINE_FAULT_CRASH_NTH", default: 1, range: 1...1_000_000)
+        return CrashInjection(point: point, nth: nth)
+    }
+
     /// The services of one worker process (dependency gate, resources, the worker).
     public static func makeServices<C: ERPConnector>(
         connector: C.Type, refresher: (any TokenRefresher)? = nil, environment: ServiceEnvironment
@@ -131,8 +193,23 @@ public enum WorkerMain {
         let logger = environment.logger
         let postgres = try settings.postgres(applicationName: "worker-\(C.erp.rawValue)")
         let amqp = try settings.amqp()
-        let vault = try CredentialVault(base64Key: try settings.requiredString("LEDGERLINE_SECRETS_KEY", isSecret: true))
-        let pool = PostgresPool(configuration: postgres, maxConnections: try settings.postgresPoolSize(), logger: logger)
+        let vault: CredentialVault
+        do {
+            vault = try CredentialVault(base64Key: try settings.requiredString("LEDGERLINE_SECRETS_KEY", isSecret: true))
+        } catch let error as WorkerError {
+            throw ConfigurationError(key: "LEDGERLINE_SECRETS_KEY", problem: "must be 32 bytes in base64 (\(error.code))")
+        }
+        let crash = try crashInjection(settings)
+        let rateLimits: [RateLimit]? =
+            try settings.choice("LEDGERLINE_WORKER_RATE_LIMITS", default: RateLimitSetting.declared) == .off ? [] : nil
+        var configuration = ERPWorkerConfiguration(erp: C.erp, capabilities: C.capabilities)
+        configuration.concurrency = try settings.int(
+            "LEDGERLINE_WORKER_CONCURRENCY", default: configuration.concurrency, range: 1...256)
+        // A job may hold two connections at once (a customer's lock transaction and a rate-limit token), and the
+        // sweeper needs one: size the pool so concurrent jobs never wait for each other's connections.
+        let pool = PostgresPool(
+            configuration: postgres,
+            maxConnections: try settings.postgresPoolSize(default: 2 * configuration.concurrency + 2), logger: logger)
         let workerID = settings.string(
             "LEDGERLINE_WORKER_ID",
             default: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)")
@@ -145,22 +222,29 @@ public enum WorkerMain {
         httpConfiguration.followRedirects = .doNotFollow
         let http = try HTTPClient(configuration: httpConfiguration, logger: logger)
         var tokenRefresher = refresher
-        if tokenRefresher == nil, let tokenURL = settings.raw("LEDGERLINE_OAUTH_TOKEN_URL") {
-            tokenRefresher = OAuth2TokenRefresher(
-                tokenURL: tokenURL, clientID: try settings.requiredString("LEDGERLINE_OAUTH_CLIENT_ID"),
+        var oauthClient: OAuthClient?
+        if tokenRefresher == nil, let clientID = settings.raw("LEDGERLINE_OAUTH_CLIENT_ID") {
+            let client = OAuthClient(
+                clientID: clientID,
                 clientSecret: try settings.requiredString("LEDGERLINE_OAUTH_CLIENT_SECRET", isSecret: true),
                 transport: http)
+            if let tokenURL = settings.raw("LEDGERLINE_OAUTH_TOKEN_URL") {  // one endpoint for every connection
+                tokenRefresher = OAuth2TokenRefresher(
+                    tokenURL: tokenURL, clientID: client.clientID, clientSecret: client.clientSecret, transport: http)
+            } else {
+                oauthClient = client
+            }
         }
+        let requestTimeout = try settings.int("LEDGERLINE_ERP_REQUEST_TIMEOUT_SECONDS", default: 60, range: 1...600)
         let factory = StoredConnectorFactory<C>(
-            store: store, credentials: CredentialStore(store: store, vault: vault), refresher: tokenRefresher)
+            store: store, credentials: CredentialStore(store: store, vault: vault), refresher: tokenRefresher,
+            oauthClient: oauthClient, requestTimeout: .seconds(requestTimeout))
         let processor = JobProcessor<C>(
-            store: store, transport: http, retry: RetryPolicy(horizon: .seconds(horizon), dependencyWait: .seconds(30))
+            store: store, transport: http, retry: RetryPolicy(horizon: .seconds(horizon), dependencyWait: .seconds(30)),
+            rateLimits: rateLimits, crash: crash
         ) { job, transport in
             try await factory.make(job, transport: transport, logger: logger)
         }
-        var configuration = ERPWorkerConfiguration(erp: C.erp, capabilities: C.capabilities)
-        configuration.concurrency = try settings.int(
-            "LEDGERLINE_WORKER_CONCURRENCY", default: configuration.concurrency, range: 1...256)
         configuration.prefetch = UInt16(min(1000, configuration.concurrency * 2))
         configuration.jobsExchange = settings.string("LEDGERLINE_JOBS_EXCHANGE", default: "ledgerline.jobs")
         let gate = DependencyGate(
@@ -172,4 +256,10 @@ public enum WorkerMain {
             ManagedService(ERPWorkerService<C>(amqp: amqp, processor: processor, configuration: configuration, logger: logger)),
         ]
     }
+}
+
+/// `LEDGERLINE_WORKER_RATE_LIMITS` values.
+enum RateLimitSetting: String, CaseIterable {
+    case declared
+    case off
 }

@@ -31,6 +31,25 @@ struct HTTPClientTests {
         }
     }
 
+    @Test func freshConnectionRequestsNeverReuseOrLeaveAConnection() async throws {
+        try await LocalServers.withPythonServer { port in
+            try await withClient { client in
+                var clientPorts = Set<String>()
+                // A kept-alive connection exists first; fresh requests must not use it.
+                _ = try await client.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/connection"), logger: logger)
+                for _ in 0..<5 {
+                    let response = try await client.execute(
+                        HTTPRequest(url: "http://127.0.0.1:\(port)/connection", freshConnection: true), logger: logger)
+                    #expect(response.status == 200)
+                    #expect(response.metrics.connectionsOpened == 1)
+                    clientPorts.insert(String(decoding: response.body, as: UTF8.self))
+                }
+                #expect(clientPorts.count == 5, "each fresh request used its own connection")
+                #expect(client.connectionsOpened == 6)
+            }
+        }
+    }
+
     @Test func fiftyConcurrentSlowRequestsAreInFlightTogether() async throws {
         try await LocalServers.withPythonServer { port in
             try await withClient({ $0.maxConnectionsPerHost = 64 }) { client in

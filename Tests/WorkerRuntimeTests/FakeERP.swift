@@ -186,6 +186,9 @@ struct TestConnector: ERPConnector {
     static let mappingRequirements = MappingRequirements(
         lineItem: [], lineAccount: [], paymentDepositAccount: false, taxModels: [], locationDimensions: [],
         maxTrackingCategories: nil)
+    static let authorization = AuthorizationProfile(
+        authorizeURL: "http://127.0.0.1/fake/authorize", tokenURL: "http://127.0.0.1/fake/token",
+        apiBaseURL: "http://127.0.0.1/fake", scopes: [], supportsPKCE: false, companyDiscovery: .callbackParameter("realmId"))
 
     let context: ConnectionContext
     let transport: any HTTPTransport

@@ -295,7 +295,11 @@ struct JobProcessorTests {
         try await Task.sleep(for: .milliseconds(550))
         try await fixture.makeDue(fixture.key("cb-3"))
         #expect(try await processor.process(fixture.job(invoice: "cb-3"), logger: logger) == .synced(action: "Invoice Created"))
-        #expect(breakers.wait(for: "\(fixture.tenant)|\(fixture.connection.uuidString)") == nil)
+        let state = try await breakers.state(
+            tenantID: TenantID(fixture.tenant), connectionID: fixture.connection, store: WorkerStack.store(pool),
+            logger: logger)
+        #expect(state?.openUntil == nil)
+        #expect(state?.consecutiveFailures == 0)
     }
 
     @Test("100 invoices, every write answered by a commit-then-timeout: 0 duplicates")

@@ -55,6 +55,12 @@ struct ConnectorHTTP: Sendable {
                     "erp.reason": "\(failure.reason)",
                 ])
             throw failure
+        } catch let error as any RequestNotSentError {
+            // The transport refused before sending (e.g. the worker's rate limiter found no token in time): nothing
+            // reached the ERP, so no lookup is needed and the failure says nothing about the ERP's health.
+            throw ConnectorFailure(
+                reason: .erpRateLimited, disposition: .retry, erp: erp, operation: operation,
+                transportError: String(describing: type(of: error)), detail: "the request was not sent (\(error))")
         } catch {
             // A transport other than HTTPClient (e.g. a test stub) failed: same rules, without curl detail.
             throw ConnectorFailure(
@@ -166,3 +172,10 @@ struct ConnectorHTTP: Sendable {
         return Date(timeIntervalSince1970: TimeInterval(seconds))
     }
 }
+
+/// An error an `HTTPTransport` throws when it refused a request **before sending any of it** — for example a
+/// client-side rate limiter whose wait for a token timed out (the worker runtime's `RateLimitWaitTimeout`).
+///
+/// Connectors report it as `erp.rate_limited` with disposition `retry`, never as `erp.outcome_unknown`: the ERP
+/// saw nothing, so no lookup is needed. Conforming types must have a `description` that is safe to log.
+public protocol RequestNotSentError: Error, CustomStringConvertible {}

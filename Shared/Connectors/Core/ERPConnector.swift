@@ -26,6 +26,14 @@ public protocol ERPConnector: Sendable {
     static var capabilities: ConnectorCapabilities { get }
     /// What this connector needs from a connection's ``MappingConfiguration``.
     static var mappingRequirements: MappingRequirements { get }
+    /// How a connection is authorized (OAuth 2.0 endpoints, scopes, company discovery).
+    static var authorization: AuthorizationProfile { get }
+
+    /// The companies `accessToken` may use, for ERPs whose ``AuthorizationProfile/companyDiscovery`` is
+    /// ``AuthorizationProfile/CompanyDiscovery/connectionsEndpoint``. Default: none.
+    static func authorizedCompanies(
+        apiBaseURL: String, accessToken: String, transport: any HTTPTransport, logger: Logger
+    ) async throws -> [AuthorizedCompany]
 
     /// Creates a connector for one connection.
     /// - Parameters:

@@ -78,6 +78,14 @@ public struct QuickBooksOnlineConnector: ERPConnector {
         lineItem: [.part, .labor, .fee, .sublet, .coreCharge], lineAccount: [], paymentDepositAccount: true,
         taxModels: [.transaction, .line], locationDimensions: [.class, .department], maxTrackingCategories: nil)
 
+    /// Intuit's OAuth 2.0 code flow; the company is the `realmId` on the redirect. (Intuit documents no PKCE
+    /// for confidential clients, so none is sent.)
+    public static let authorization = AuthorizationProfile(
+        authorizeURL: "https://appcenter.intuit.com/connect/oauth2",
+        tokenURL: "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+        apiBaseURL: "https://quickbooks.api.intuit.com", scopes: ["com.intuit.quickbooks.accounting"],
+        supportsPKCE: false, companyDiscovery: .callbackParameter("realmId"))
+
     /// The connection.
     public let context: ConnectionContext
     private let http: ConnectorHTTP

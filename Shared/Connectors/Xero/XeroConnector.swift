@@ -77,6 +77,48 @@ public struct XeroConnector: ERPConnector {
         lineItem: [], lineAccount: Set(InvoiceLine.Kind.allCases), paymentDepositAccount: true, taxModels: [.line],
         locationDimensions: [.tracking], maxTrackingCategories: 2)
 
+    /// Xero's OAuth 2.0 code flow with PKCE; the organisations come from `GET /connections`.
+    public static let authorization = AuthorizationProfile(
+        authorizeURL: "https://login.xero.com/identity/connect/authorize",
+        tokenURL: "https://identity.xero.com/connect/token", apiBaseURL: "https://api.xero.com/api.xro/2.0",
+        scopes: ["openid", "offline_access", "accounting.transactions", "accounting.contacts", "accounting.settings"],
+        supportsPKCE: true, companyDiscovery: .connectionsEndpoint)
+
+    /// The organisations the token may use: `GET /connections` on the API host (the base URL without its
+    /// `/api.xro/2.0` path).
+    public static func authorizedCompanies(
+        apiBaseURL: String, accessToken: String, transport: any HTTPTransport, logger: Logger
+    ) async throws -> [AuthorizedCompany] {
+        var root = apiBaseURL
+        while root.hasSuffix("/") { root.removeLast() }
+        if root.hasSuffix("/api.xro/2.0") { root.removeLast("/api.xro/2.0".count) }
+        var headers = HTTPHeaders()
+        headers.add(name: "Authorization", value: "Bearer \(accessToken)")
+        headers.add(name: "Accept", value: "application/json")
+        let response: HTTPResponse
+        do {
+            response = try await transport.execute(
+                HTTPRequest(method: .get, url: root + "/connections", headers: headers), logger: logger)
+        } catch {
+            throw ConnectorFailure(
+                reason: .erpTransient, disposition: .retry, erp: erp, detail: "GET /connections could not be sent")
+        }
+        guard response.status == 200 else {
+            throw ConnectorFailure(
+                reason: response.status == 401 || response.status == 403 ? .erpAuthLost : .erpTransient,
+                disposition: .park, erp: erp, httpStatus: response.status, detail: "GET /connections failed")
+        }
+        struct Connection: Decodable {
+            var tenantId: String
+            var tenantName: String?
+            var tenantType: String?
+        }
+        let connections = (try? ERPJSON.decode([Connection].self, from: response.body)) ?? []
+        return connections.filter { ($0.tenantType ?? "ORGANISATION") == "ORGANISATION" }.map {
+            AuthorizedCompany(id: $0.tenantId, name: $0.tenantName)
+        }
+    }
+
     /// The connection.
     public let context: ConnectionContext
     private let http: ConnectorHTTP
