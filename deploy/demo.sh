@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Ledgerline end to end, from a fresh clone on a Debian machine:
 #   starts RabbitMQ and Postgres (loopback, ports 5673 / 5433, data in /tmp/ledgerline-stack), builds,
-#   migrates, starts erp-sim, ingest, the log writer and the QuickBooks Online and Xero workers, sets up a
-#   franchise with three locations (two on QuickBooks Online, one on Xero), connects them with the OAuth
-#   code flow, sends a day of auto-electrical invoices (updates, payments, a void, one wrong total) and
+#   migrates, starts erp-sim, ingest, the log writer, the QuickBooks Online and Xero workers and the
+#   scheduler, sets up a franchise with three locations (two on QuickBooks Online, one on Xero),
+#   connects them with the OAuth code flow, sends a day of auto-electrical invoices (updates, payments, a void, one wrong total) and
 #   prints what reached each accounting system. Run it again at any time: it starts a new day for a new
 #   demo tenant. The servers and services keep running; stop everything with: deploy/demo.sh stop
 set -euo pipefail
@@ -47,7 +47,7 @@ step "migrations and RabbitMQ topology"
 "$BIN/syncctl" migrate
 "$BIN/syncctl" topology
 
-step "starting erp-sim, ingest, log-writer, worker-quickbooks-online, worker-xero (logs in $RUN)"
+step "starting erp-sim, ingest, log-writer, scheduler, worker-quickbooks-online, worker-xero (logs in $RUN)"
 mkdir -p "$RUN"
 stop_services
 start() {  # name, admin port, command and environment…
@@ -74,11 +74,12 @@ start erp-sim 9190 LEDGERLINE_ERPSIM_PORT="$SIM_PORT" \
     "$BIN/erp-sim"
 start ingest 9101 LEDGERLINE_INGEST_HTTP_PORT="$INGEST_PORT" "$BIN/ingest"
 start log-writer 9103 "$BIN/log-writer"
+start scheduler 9113 "$BIN/scheduler"
 start worker-quickbooks-online 9112 LEDGERLINE_OAUTH_CLIENT_ID=ledgerline-sim \
     LEDGERLINE_OAUTH_CLIENT_SECRET=ledgerline-sim-secret "$BIN/worker-quickbooks-online"
 start worker-xero 9111 LEDGERLINE_OAUTH_CLIENT_ID=ledgerline-sim \
     LEDGERLINE_OAUTH_CLIENT_SECRET=ledgerline-sim-secret "$BIN/worker-xero"
-for service in erp-sim:9190 ingest:9101 log-writer:9103 worker-quickbooks-online:9112 worker-xero:9111; do
+for service in erp-sim:9190 ingest:9101 log-writer:9103 scheduler:9113 worker-quickbooks-online:9112 worker-xero:9111; do
     wait_healthy "${service%%:*}" "${service##*:}"
 done
 echo "all services healthy"

@@ -45,7 +45,7 @@ struct ConnectionCommand: AsyncParsableCommand {
                 FROM erp_connections c
                 LEFT JOIN erp_connection_settings s ON s.connection_id = c.connection_id
                 LEFT JOIN erp_connection_credentials k ON k.connection_id = c.connection_id
-                WHERE \(tenant) IS NULL OR c.tenant_id = \(tenant)
+                WHERE \(tenant)::text IS NULL OR c.tenant_id = \(tenant)
                 ORDER BY c.tenant_id, c.location_id, c.erp
                 """, logger: common.logger)
             if rows.isEmpty { print("no connections (add one with: ingest admin connection-add)") }
