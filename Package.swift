@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "AuditTrail", dependencies: ["Domain", "Postgres", log, crypto], path: "Shared/AuditTrail"),
 
         // MARK: The transactional outbox's relay (ingest and the scheduler run one)
-        .target(name: "Outbox", dependencies: ["Runtime", "Postgres", "AMQP", log, metrics, lifecycle], path: "Shared/Outbox"),
+        .target(name: "Outbox", dependencies: ["Runtime", "Postgres", "AMQP", "BlockingIO", log, metrics, lifecycle], path: "Shared/Outbox"),
 
         // MARK: The scheduler: pure scheduling logic (no I/O), and its Postgres side (triggers, fires, leader)
         .target(name: "Scheduling", path: "Shared/Scheduling"),
@@ -85,7 +85,7 @@ let package = Package(
                                          "Scheduling", "SchedulerCore", argumentParser, log, hummingbird, crypto],
                           path: "Services/Syncctl"),
 
-        .executableTarget(name: "Ingest", dependencies: ["Runtime", "Outbox", "Domain", "Postgres", "AMQP", log, metrics, lifecycle, hummingbird, nioCore, crypto],
+        .executableTarget(name: "Ingest", dependencies: ["Runtime", "Outbox", "BlockingIO", "Domain", "Postgres", "AMQP", log, metrics, lifecycle, hummingbird, nioCore, crypto],
                           path: "Services/Ingest"),
 
         .executableTarget(name: "LogWriter", dependencies: ["Runtime", "AuditTrail", "Domain", "Postgres", "AMQP", log, metrics, lifecycle],

@@ -1,3 +1,4 @@
+import BlockingIO
 import AMQP
 import Crypto
 import Domain
@@ -26,7 +27,7 @@ final class AMQPIntake: Service, Sendable {
     private let health: HealthRegistry?
     private let logger: Logger
     private let decoder = InvoiceEventDecoder()
-    private let backoff = RetryDelay(initial: .milliseconds(100), maximum: .seconds(5))
+    private let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
 
     /// - Parameters:
     ///   - amqp: the broker.
@@ -235,7 +236,7 @@ final class DeadLetterPublisher: Sendable {
             AMQPPublishRequest(Self.message(for: delivery, failures: failures, queue: routingKey), exchange: exchange,
                                routingKey: routingKey, mandatory: true)
         }
-        let backoff = RetryDelay(initial: .milliseconds(200), maximum: .seconds(10))
+        let backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(10))
         var attempt = 0
         var remaining = requests
         while !remaining.isEmpty {

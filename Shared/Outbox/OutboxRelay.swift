@@ -1,4 +1,5 @@
 public import AMQP
+import BlockingIO
 import Foundation
 public import Logging
 public import Postgres
@@ -27,7 +28,7 @@ public final class OutboxRelay: Service, Sendable {
     private let health: HealthRegistry?
     private let logger: Logger
     private let wake = WakeSignal()
-    private let backoff = RetryDelay(initial: .milliseconds(200), maximum: .seconds(10))
+    private let backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(10))
     /// The `NOTIFY` channel of the outbox's insert trigger.
     public static let channel = "ledgerline_outbox"
 

@@ -134,6 +134,17 @@ public struct SyncStateStore: Sendable {
                 """, logger: logger)
             guard count == 1 else { throw WorkerError(code: .leaseLost, reason: "the claim on \(claim.key) was taken over") }
             for link in links { try await Self.upsert(link, key: claim.key, connection: connection, logger: logger) }
+            if claim.key.kind == .invoice {
+                // Payments that were waiting for this invoice's link are due now, not after their dependency wait.
+                try await connection.execute(
+                    """
+                    UPDATE sync_documents SET not_before = now(), updated_at = now()
+                    WHERE tenant_id = \(claim.key.tenantID.rawValue) AND connection_id = \(claim.key.connectionID)
+                      AND document_kind = 'payment' AND state = 'deferred'
+                      AND reason = \(ReasonCode("sync.waiting_for_invoice").rawValue)
+                      AND job->>'invoice_id' = \(claim.key.documentID) AND not_before > now()
+                    """, logger: logger)
+            }
             try await insertAudit(audit, connection: connection, logger: logger)
         }
     }
