@@ -14,9 +14,13 @@ import Crypto
 /// clock, and writes the new level, so replicas on different machines (and clocks) agree. A 429's
 /// Retry-After drains the bucket until then (`blocked_until`).
 ///
-/// Sizing from a documented limit of `n` requests per window `w`: capacity (burst) `b = max(1, n / 10)` and
-/// refill `(n − b) / w`, so any window of length `w` admits at most `b + (n − b) = n` requests — the ERP's limit
-/// holds for sliding windows, not only on average.
+/// Sizing from a documented limit of `n` requests per window `w`: any window of length `w` admits at most
+/// `b + refill × w` requests, kept at 97 % of `n` (a margin for clock differences between the ERP and us), so the
+/// ERP's limit holds for sliding windows, not only on average.
+/// - Windows up to an hour (per second, per minute): a small burst `b = max(1, n / 100)` and refill
+///   `(0.97 n − b) / w`, so a busy connection runs steadily at about 96 % of the limit.
+/// - Longer windows (a daily budget): burst `b = n / 2` and refill `(0.97 n − b) / w`, so a connection may spend
+///   half its day's budget at once (an initial sync, a backlog) instead of crawling at the daily average.
 public struct PostgresTokenBucket: Sendable {
     /// The bucket's name, e.g. `connection all 60/60s`.
     public let name: String
@@ -36,8 +40,9 @@ public struct PostgresTokenBucket: Sendable {
     /// The bucket for a documented `limit` per `window` (see the type's sizing rule).
     public init(name: String, limit: Int, per window: Duration) {
         let seconds = SyncStateStore.seconds(window)
-        let burst = max(1, limit / 10)
-        let refill = limit > burst ? Decimal(limit - burst) / seconds : Decimal(limit) / seconds
+        let burst = max(1, seconds > 3600 ? limit / 2 : limit / 100)
+        let budget = Decimal(limit) * Decimal(string: "0.97")!
+        let refill = budget > Decimal(burst) ? (budget - Decimal(burst)) / seconds : Decimal(limit) / seconds
         self.init(name: name, capacity: Decimal(burst), refillPerSecond: refill)
     }
 
@@ -51,7 +56,11 @@ public struct PostgresTokenBucket: Sendable {
                 """
                 INSERT INTO erp_rate_buckets (connection_id, limit_name, tenant_id, capacity, refill_per_sec, tokens)
                 VALUES (\(connectionID), \(name), \(tenantID.rawValue), \(capacity), \(refillPerSecond), \(capacity))
-                ON CONFLICT (connection_id, limit_name) DO NOTHING
+                ON CONFLICT (connection_id, limit_name) DO UPDATE  -- a new sizing rule applies to existing rows
+                SET capacity = EXCLUDED.capacity, refill_per_sec = EXCLUDED.refill_per_sec,
+                    tokens = LEAST(erp_rate_buckets.tokens, EXCLUDED.capacity)
+                WHERE erp_rate_buckets.capacity <> EXCLUDED.capacity
+                   OR erp_rate_buckets.refill_per_sec <> EXCLUDED.refill_per_sec
                 """, logger: logger)
             let rows = try await connection.query(
                 """

@@ -241,7 +241,7 @@ public enum WorkerMain {
             oauthClient: oauthClient, requestTimeout: .seconds(requestTimeout))
         let processor = JobProcessor<C>(
             store: store, transport: http, retry: RetryPolicy(horizon: .seconds(horizon), dependencyWait: .seconds(30)),
-            rateLimits: rateLimits, crash: crash
+            rateLimitWait: C.capabilities.defaultRateLimitWait, rateLimits: rateLimits, crash: crash
         ) { job, transport in
             try await factory.make(job, transport: transport, logger: logger)
         }
