@@ -125,9 +125,19 @@ struct RateLimitTests {
 
     @Test("Bucket sizing keeps any window of the documented length within the documented limit")
     func bucketSizing() {
-        let bucket = PostgresTokenBucket(name: "x", limit: 60, per: .seconds(60))
-        #expect(bucket.capacity == 6)
-        #expect(bucket.capacity + bucket.refillPerSecond * 60 == 60)
+        func near(_ value: Decimal, _ expected: Decimal) -> Bool { abs(value - expected) < Decimal(string: "0.000001")! }
+        // Xero's 60/min: burst 1, and any minute admits 97 % of the limit (58.2 requests).
+        let minute = PostgresTokenBucket(name: "x", limit: 60, per: .seconds(60))
+        #expect(minute.capacity == 1)
+        #expect(near(minute.capacity + minute.refillPerSecond * 60, Decimal(string: "58.2")!))
+        // QuickBooks' 500/min: burst 5, 485 per minute in all.
+        let quickBooks = PostgresTokenBucket(name: "q", limit: 500, per: .seconds(60))
+        #expect(quickBooks.capacity == 5)
+        #expect(near(quickBooks.capacity + quickBooks.refillPerSecond * 60, 485))
+        // Xero's 5,000/day: half the budget at once, 4,850 in any 24 hours.
+        let day = PostgresTokenBucket(name: "d", limit: 5_000, per: .seconds(86_400))
+        #expect(day.capacity == 2_500)
+        #expect(near(day.capacity + day.refillPerSecond * 86_400, 4_850))
     }
 }
 
