@@ -7,8 +7,8 @@
 #    10 concurrent) and Xero (60/min, 5,000/day, 5 concurrent) run at the same time, each against its own erp-sim
 #    process (so /_sim/stats counts one ERP). Reported: invoices/s, ERP requests/s and /min, the fraction of the
 #    per-minute limit achieved over the measured window (first send → last invoice synced) and after the first
-#    minute (steady state), the bound the workers' token bucket allows for that window (burst b = n/10, then
-#    (n − b)/min: b + (n − b)·T/60 calls in T seconds), and the 429s the simulator answered.
+#    minute (steady state), the bound the workers' token bucket allows for that window (burst b = max(1, n/100),
+#    then (0.97 n − b)/min: b + (0.97 n − b)·T/60 calls in T seconds), and the 429s the simulator answered.
 # 2. Limits off (`POST /_sim/limits {"enabled":false}` for fresh companies, workers restarted with
 #    LEDGERLINE_WORKER_RATE_LIMITS=off and LEDGERLINE_WORKER_CONCURRENCY=$E2E_OFF_CONCURRENCY, log level error as in
 #    WorkerBench): each ERP alone, invoices/s, and the fraction of the runtime's ceiling
@@ -188,9 +188,10 @@ def report(path, mode, per_minute, label):
     print(f"FIGURE {pre}.erp_requests_per_s {r['requests'] / T:.2f} req/s")
     print(f"FIGURE {pre}.seconds {T:.1f} s")
     if per_minute:
-        b = max(1, per_minute // 10)
+        b = max(1, per_minute // 100)  # the workers' sizing: burst n/100, refill (0.97 n - b) per minute
+        refill = 0.97 * per_minute - b
         achieved = r["requests"] / T * 60
-        bound = min(per_minute * T / 60, b + (per_minute - b) * T / 60)
+        bound = min(per_minute * T / 60, b + refill * T / 60)
         print(f"FIGURE {pre}.erp_requests_per_min {achieved:.1f} req/min")
         print(f"FIGURE {pre}.fraction_of_limit {100 * achieved / per_minute:.1f} %")
         print(f"FIGURE {pre}.bucket_bound_fraction {100 * bound / (per_minute * T / 60):.1f} %")
@@ -201,7 +202,7 @@ def report(path, mode, per_minute, label):
             rate = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) * 60
             print(f"FIGURE {pre}.steady_fraction_of_limit {100 * rate / per_minute:.1f} %")
             print(f"# {label}: steady {rate:.1f} req/min from {steady[0][0]:.0f} s to {steady[-1][0]:.0f} s "
-                  f"(the bucket's steady refill allows {per_minute - b} req/min = {100 * (per_minute - b) / per_minute:.0f} %)")
+                  f"(the bucket's steady refill allows {refill:.1f} req/min = {100 * refill / per_minute:.0f} %)")
         print(f"FIGURE {pre}.rate_limited_429 {r['rate_limited']} responses")
         print("# " + label + ": requests by time (s: requests, 429s): " +
               ", ".join(f"{s[0]:.0f}: {s[1]}, {s[2]}" for s in r["samples"]))
@@ -327,7 +328,7 @@ if [ "${E2E_SKIP_ON:-0}" != 1 ]; then
   metrics_note quickbooks-online "quickbooks-online limits on" "$WORKER_ADMIN_quickbooks_online"
   py report "$RUN/xero-on.json" limits_on 60 "xero limits on"
   metrics_note xero "xero limits on" "$WORKER_ADMIN_xero"
-  # The workers' buckets after the run (a daily budget's bucket refills n·0.9/day once its burst n/10 is spent).
+  # The workers' buckets after the run (a daily budget's bucket bursts n/2, then refills 0.47 n over the day).
   psql_q "SELECT format('# %s bucket %s: capacity %s, refill %s/min, tokens left %s', b.tenant_id, b.limit_name,
                  b.capacity, round(b.refill_per_sec * 60, 2), round(b.tokens, 1))
           FROM erp_rate_buckets b WHERE b.tenant_id IN ('$QBO_T', '$XERO_T') ORDER BY 1"
