@@ -113,6 +113,8 @@ let package = Package(
 
         .executableTarget(name: "SchedulerBench", dependencies: ["Scheduling", "SchedulerCore", "Domain", "Postgres", log],
                           path: "Benchmarks/SchedulerBench"),
+        .executableTarget(name: "PullBench", dependencies: ["WorkerRuntime", "Connectors", "Domain", "Postgres", "HTTP", log],
+                          path: "Benchmarks/PullBench"),
         .executableTarget(name: "WorkerBench", dependencies: ["WorkerRuntime", "Connectors", "Domain", "Postgres", "AMQP", "HTTP", log],
                           path: "Benchmarks/WorkerBench"),
 
@@ -135,6 +137,10 @@ let package = Package(
                     dependencies: ["WorkerRuntime", "Connectors", "Domain", "Runtime", "Postgres", "AMQP", "HTTP", "ErpSim",
                                    "TestSupport", log, metrics],
                     path: "Tests/WorkerRuntimeTests"),
+        .testTarget(name: "TwoWaySyncTests",
+                    dependencies: ["WorkerRuntime", "Connectors", "Domain", "Postgres", "AMQP", "Runtime", "HTTP", "ErpSim",
+                                   "TestSupport", log],
+                    path: "Tests/TwoWaySyncTests"),
         .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"], path: "Tests/SchedulingTests"),
         .testTarget(name: "SchedulerTests",
                     dependencies: ["Scheduler", "SchedulerCore", "Scheduling", "Domain", "Runtime", "Postgres", "AMQP", "TestSupport", log],

@@ -19,6 +19,8 @@ extension Simulator {
                     createStateIfMissing(company)
                 }
                 return .json(201, companyJSON(company))
+            case ("POST", "/_sim/seed"):
+                return seed(body, company: try parseCompany(body, allowUnknown: false), now: now)
             case ("POST", "/_sim/reset"):
                 resetAll()
                 return .json(200, ["status": "reset"])

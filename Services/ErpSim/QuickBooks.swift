@@ -498,10 +498,21 @@ extension Simulator {
         let books = quickBooks[company.id] ?? QuickBooksCompany()
         var rows = books.all(entity).filter { row in query.conditions.allSatisfy { $0.matches(row) } }
         if let order = query.orderBy {
-            rows.sort { a, b in
-                let less = QuickBooksQuery.compare(QuickBooksQuery.value(a, order.field), QuickBooksQuery.value(b, order.field)) < 0
-                return order.descending ? !less : less
+            // Sort keys computed once per row (timestamps parsed once), stable for equal keys.
+            let keyed = rows.enumerated().map { (offset, row) -> (Int, [String: JSONValue], String?, Double?) in
+                let value = QuickBooksQuery.value(row, order.field)
+                return (offset, row, value, value.flatMap(QuickBooksQuery.fastInstant))
             }
+            rows = keyed.sorted { a, b in
+                let result: Int
+                if let x = a.3, let y = b.3 {
+                    result = x < y ? -1 : (x == y ? 0 : 1)
+                } else {
+                    result = QuickBooksQuery.compare(a.2, b.2)
+                }
+                if result == 0 { return a.0 < b.0 }
+                return order.descending ? result > 0 : result < 0
+            }.map(\.1)
         }
         if query.count { return ["totalCount": .number(Decimal(rows.count))] }
         let start = max(query.startPosition, 1)
@@ -598,10 +609,62 @@ struct QuickBooksQuery {
     }
 
     static func parseInstant(_ text: String) -> Date? {
+        if let seconds = fastInstant(text) { return Date(timeIntervalSince1970: seconds) }
         let formatter = ISO8601DateFormatter()
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.date(from: text)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)` without a formatter (queries compare thousands of timestamps).
+    static func fastInstant(_ text: String) -> Double? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes[4] == 45, bytes[7] == 45, bytes[10] == 84 || bytes[10] == 116, bytes[13] == 58,
+            bytes[16] == 58
+        else { return nil }
+        func number(_ from: Int, _ count: Int) -> Int? {
+            var value = 0
+            for index in from..<(from + count) {
+                let byte = bytes[index]
+                guard byte >= 48 && byte <= 57 else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+            let minute = number(14, 2), let second = number(17, 2), (1...12).contains(month), (1...31).contains(day)
+        else { return nil }
+        var index = 19
+        var fraction = 0.0
+        if bytes[index] == 46 {
+            var scale = 0.1
+            index += 1
+            while index < bytes.count, bytes[index] >= 48 && bytes[index] <= 57 {
+                fraction += Double(bytes[index] - 48) * scale
+                scale /= 10
+                index += 1
+            }
+        }
+        guard index < bytes.count else { return nil }
+        var offset = 0
+        if bytes[index] == 90 || bytes[index] == 122 {
+            guard index + 1 == bytes.count else { return nil }
+        } else if bytes[index] == 43 || bytes[index] == 45, index + 6 == bytes.count, bytes[index + 3] == 58,
+            let oh = number(index + 1, 2), let om = number(index + 4, 2)
+        {
+            offset = (oh * 3600 + om * 60) * (bytes[index] == 43 ? 1 : -1)
+        } else {
+            return nil
+        }
+        // Days from the civil date (Howard Hinnant's algorithm).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return Double(days * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction
     }
 
     func tokens() throws(ParseError) -> [Token] {

@@ -19,7 +19,7 @@ struct ConnectionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connection",
         abstract: "List, configure, map and connect ERP connections.",
-        subcommands: [List.self, Configure.self, Mapping.self, Connect.self])
+        subcommands: [List.self, Configure.self, Mapping.self, Connect.self] + connectionLifecycleSubcommands)
 
     // MARK: list
 

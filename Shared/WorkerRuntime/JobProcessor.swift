@@ -134,7 +134,7 @@ public struct JobProcessor<C: ERPConnector>: Sendable {
         case .pushInvoice, .voidInvoice: return try await processInvoice(job, logger: logger)
         case .pushPayment: return try await processPayment(job, logger: logger)
         case .pushBatch: return try await processBatch(job, logger: logger)
-        case .pull, .initialSync: return .dropped("job kind \(job.kind.rawValue) is not served yet")
+        case .pull, .initialSync: return try await PullProcessor(processor: self, options: .environment).process(job, logger: logger)
         }
     }
 
