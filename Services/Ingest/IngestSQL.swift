@@ -110,6 +110,19 @@ enum SQL {
                    EXCLUDED.billing_postal_code, EXCLUDED.billing_country, EXCLUDED.tax_exempt,
                    EXCLUDED.tax_exempt_reason)
         ),
+        -- Payments recorded in the accounting system (two-way sync) that this snapshot does not list: the ERP wins
+        -- for payments received, so they stay applied and count in the paid amount.
+        erp_paid AS (
+            SELECT coalesce(sum(p.amount), 0) AS amount
+            FROM payments p JOIN invoices i2 ON i2.invoice_key = p.invoice_key
+            WHERE i2.tenant_id = $2 AND i2.location_id = $3 AND i2.source_system = $4
+              AND i2.invoice_id = (SELECT e->'invoice'->>'invoice_id' FROM ev)
+              AND p.recorded_from = 'erp_pull' AND p.status = 'applied'
+              AND p.payment_id NOT IN (
+                  SELECT x->>'payment_id'
+                  FROM ev, jsonb_array_elements(CASE WHEN jsonb_typeof(ev.e->'invoice'->'payments') = 'array'
+                                                     THEN ev.e->'invoice'->'payments' ELSE '[]'::jsonb END) AS x)
+        ),
         inv AS (
             INSERT INTO invoices AS i (tenant_id, location_id, source_system, invoice_id, invoice_number, job_number,
                                        work_order_number, repair_order_number, purchase_order_number, status,
@@ -127,12 +140,19 @@ enum SQL {
             ON CONFLICT (tenant_id, location_id, source_system, invoice_id) DO UPDATE SET
                 invoice_number = EXCLUDED.invoice_number, job_number = EXCLUDED.job_number,
                 work_order_number = EXCLUDED.work_order_number, repair_order_number = EXCLUDED.repair_order_number,
-                purchase_order_number = EXCLUDED.purchase_order_number, status = EXCLUDED.status,
+                purchase_order_number = EXCLUDED.purchase_order_number,
                 issue_date = EXCLUDED.issue_date, due_date = EXCLUDED.due_date, payment_terms = EXCLUDED.payment_terms,
                 currency = EXCLUDED.currency, customer_id = EXCLUDED.customer_id,
                 customer_name = EXCLUDED.customer_name, subtotal = EXCLUDED.subtotal,
                 discount_total = EXCLUDED.discount_total, tax_total = EXCLUDED.tax_total, total = EXCLUDED.total,
-                amount_paid = EXCLUDED.amount_paid, balance_due = EXCLUDED.balance_due, notes = EXCLUDED.notes,
+                amount_paid = EXCLUDED.amount_paid + (SELECT amount FROM erp_paid),
+                balance_due = EXCLUDED.balance_due - (SELECT amount FROM erp_paid),
+                status = CASE
+                    WHEN (SELECT amount FROM erp_paid) = 0 OR EXCLUDED.status NOT IN ('open', 'partially_paid')
+                        THEN EXCLUDED.status
+                    WHEN EXCLUDED.balance_due - (SELECT amount FROM erp_paid) <= 0 THEN 'paid'
+                    ELSE 'partially_paid' END,
+                notes = EXCLUDED.notes,
                 invoice_version = EXCLUDED.invoice_version, last_occurred_at = EXCLUDED.last_occurred_at,
                 last_event_id = EXCLUDED.last_event_id, updated_at = now()
             RETURNING invoice_key
@@ -200,7 +220,7 @@ enum SQL {
         ),
         removed_payments AS (
             UPDATE payments SET status = 'removed', updated_at = now()
-            WHERE invoice_key = (SELECT invoice_key FROM inv) AND status = 'applied'
+            WHERE invoice_key = (SELECT invoice_key FROM inv) AND status = 'applied' AND recorded_from <> 'erp_pull'
               AND payment_id NOT IN (SELECT payment_id FROM listed)
         ),
         \(outbox(tenant: 2, first: 8))

@@ -156,6 +156,43 @@ struct IntakeStoreTests {
         #expect(try await process(store, otherV2)[0].outcome == .stale)
     }
 
+    @Test func aPaymentRecordedInTheAccountingSystemSurvivesALaterShopSnapshot() async throws {
+        let pool = try await IngestStack.pool()
+        defer { pool.close() }
+        let fixture = try await TenantFixture.make(pool)
+        let store = IngestStack.store(pool)
+        let v1 = EventFactory.invoice(tenant: fixture.tenant, location: fixture.location, invoiceID: "i1")
+        #expect(try await process(store, v1)[0].outcome == .applied)
+        // Two-way sync recorded a payment made in the ERP (as ChangeApplier does).
+        try await pool.execute(
+            """
+            WITH pay AS (
+                INSERT INTO payments (invoice_key, tenant_id, payment_id, amount, currency, method, payment_date, status,
+                                      recorded_from, invoice_version)
+                SELECT invoice_key, tenant_id, 'erp-p1', 40.00, currency, 'card', '2025-03-15', 'applied', 'erp_pull', 1
+                FROM invoices WHERE tenant_id = \(fixture.tenant) AND invoice_id = 'i1'
+            )
+            UPDATE invoices SET amount_paid = 40.00, balance_due = total - 40.00, status = 'partially_paid'
+            WHERE tenant_id = \(fixture.tenant) AND invoice_id = 'i1'
+            """)
+        // The shop then sends a snapshot that does not list that payment: the ERP wins for payments received.
+        let v2 = EventFactory.invoice(
+            tenant: fixture.tenant, location: fixture.location, invoiceID: "i1", version: 2, type: "invoice.updated")
+        #expect(try await process(store, v2)[0].outcome == .applied)
+        let payment = try await pool.query(
+            "SELECT status FROM payments WHERE tenant_id = \(fixture.tenant) AND payment_id = 'erp-p1'")
+        #expect(try payment.first?.decode(String.self, "status") == "applied")
+        let invoice = try await pool.query(
+            """
+            SELECT amount_paid::text AS paid, balance_due::text AS due, status, invoice_version FROM invoices
+            WHERE tenant_id = \(fixture.tenant) AND invoice_id = 'i1'
+            """)
+        #expect(try invoice[0].decode(String.self, "paid") == "40.00")
+        #expect(try invoice[0].decode(String.self, "due") == "60.00")
+        #expect(try invoice[0].decode(String.self, "status") == "partially_paid")
+        #expect(try invoice[0].decode(Int64.self, "invoice_version") == 2)
+    }
+
     @Test func aPaymentBeforeItsInvoiceIsParkedThenApplied() async throws {
         let pool = try await IngestStack.pool()
         defer { pool.close() }
