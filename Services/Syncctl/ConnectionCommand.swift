@@ -275,11 +275,16 @@ struct ConnectionCommand: AsyncParsableCommand {
                     connected_at = now(), reauth_reason = NULL, reauth_at = NULL, updated_at = now()
                 WHERE connection_id = \(target.id)
                 """, logger: logger)
-            try await connection.execute(
-                """
-                UPDATE erp_connections SET status = 'active', updated_at = now()
-                WHERE connection_id = \(target.id) AND status IN ('active', 'needs_reauth')
-                """, logger: logger)
+            // A connection that lost its authorization or was disconnected comes back: status active, and the
+            // documents parked for that reason are due again (exactly once: claims and ERP keys decide).
+            let status = try await connection.query(
+                "SELECT status FROM erp_connections WHERE connection_id = \(target.id)", logger: logger
+            ).first?.decode(String.self, "status")
+            if status != "active" {
+                let resumed = try await ConnectionLifecycle(store: store).reconnect(
+                    tenantID: TenantID(target.tenant), connectionID: target.id, logger: logger)
+                print("reconnected (was \(status ?? "?")): \(resumed) parked documents and pulls resume")
+            }
             print("connected \(target.id.uuidString.lowercased()) to \(target.erp.rawValue) company \(authorized.id)\(authorized.name.map { " (\($0))" } ?? "")")
         }
     }
