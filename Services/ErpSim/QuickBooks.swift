@@ -12,6 +12,36 @@ struct QuickBooksCompany {
     /// Invoice Id → amount applied by payments.
     var applied: [String: Decimal] = [:]
     var voided: Set<String> = []
+    /// entity → Id → (deletion time, last `MetaData`): what Change Data Capture reports as `Deleted`.
+    var deleted: [String: [String: (at: Date, meta: JSONValue?)]] = [:]
+
+    /// A new company: its default items and tax rates (reference data read by pulls, Ids of their own), stamped now.
+    init(now: Date = Date()) {
+        let stamp = JSONValue.string(SimClock.iso8601(now))
+        let meta: JSONValue = ["CreateTime": stamp, "LastUpdatedTime": stamp]
+        let items: [(String, String, String, String, Decimal)] = [
+            ("1", "Labor", "LABOR", "Service", 120), ("2", "Parts", "PARTS", "NonInventory", 0),
+            ("3", "Shop supplies fee", "SHOP-FEE", "Service", 15),
+        ]
+        for (id, name, sku, type, price) in items {
+            store(
+                "Item",
+                ["Id": .string(id), "SyncToken": "0", "Name": .string(name), "Sku": .string(sku), "Active": true,
+                 "Type": .string(type), "UnitPrice": .number(price), "Taxable": true,
+                 "IncomeAccountRef": ["value": "79", "name": "Sales of Product Income"], "domain": "QBO",
+                 "sparse": false, "MetaData": meta])
+        }
+        let rates: [(String, String, Decimal)] = [
+            ("1", "California State", Decimal(string: "7.25")!), ("2", "Alameda County", Decimal(string: "1.00")!),
+        ]
+        for (id, name, rate) in rates {
+            store(
+                "TaxRate",
+                ["Id": .string(id), "SyncToken": "0", "Name": .string(name), "Description": .string(name),
+                 "Active": true, "RateValue": .number(rate), "AgencyRef": ["value": "1"], "SpecialTaxType": "NONE",
+                 "DisplayType": "ReadOnly", "domain": "QBO", "sparse": false, "MetaData": meta])
+        }
+    }
 
     mutating func newID() -> String {
         defer { nextID += 1 }
@@ -102,6 +132,8 @@ extension Simulator {
     }
 
     private static let quickBooksEntities = ["customer": "Customer", "invoice": "Invoice", "payment": "Payment"]
+    /// What queries and CDC read: the written entities and the reference data (`Item`, `TaxRate`, read-only here).
+    private static let quickBooksReadable = quickBooksEntities.merging(["item": "Item", "taxrate": "TaxRate"]) { a, _ in a }
 
     /// `/v3/company/{realmId}/…` after authentication, faults and throttling.
     func quickBooksAPI(_ request: SimRequest, company: SimCompany, rest: [String], now: Date) -> SimResponse {
@@ -131,6 +163,15 @@ extension Simulator {
             do {
                 let result = try quickBooksQuery(text, company: company)
                 return .json(200, ["QueryResponse": result, "time": .string(SimClock.iso8601(now))])
+            } catch {
+                return quickBooksFaultResponse(error, now: now)
+            }
+        }
+        if resource == "cdc" {
+            guard request.method == "GET" else { return .text(405, "Method Not Allowed") }
+            do throws(QuickBooksFault) {
+                let result = try quickBooksChangeDataCapture(request, company: company, now: now)
+                return .json(200, ["CDCResponse": result, "time": .string(SimClock.iso8601(now))])
             } catch {
                 return quickBooksFaultResponse(error, now: now)
             }
@@ -187,6 +228,49 @@ extension Simulator {
         return response
     }
 
+    // MARK: Change Data Capture
+
+    /// `GET /cdc?entities=Invoice,Payment&changedSince=<ISO>`: per entity the objects changed since then, and the
+    /// deleted ones as `{"Id", "status": "Deleted", "domain", "MetaData"}`; `changedSince` at most 30 days back.
+    func quickBooksChangeDataCapture(_ request: SimRequest, company: SimCompany, now: Date) throws(QuickBooksFault)
+        -> JSONValue
+    {
+        guard let names = request.query["entities"], !names.isEmpty else { throw .required("entities") }
+        guard let text = request.query["changedSince"], !text.isEmpty else { throw .required("changedSince") }
+        guard let since = QuickBooksQuery.parseInstant(text) else {
+            throw QuickBooksFault("Invalid Date", "changedSince \(text) is not an ISO 8601 date-time", code: "2010",
+                                  element: "changedSince")
+        }
+        guard now.timeIntervalSince(since) <= 30 * 86_400 else {
+            throw QuickBooksFault("Invalid Request", "changedSince must be within the last 30 days", code: "2010",
+                                  element: "changedSince")
+        }
+        let books = quickBooks[company.id] ?? QuickBooksCompany()
+        var responses: [JSONValue] = []
+        for raw in names.split(separator: ",") {
+            let name = raw.trimmingCharacters(in: .whitespaces)
+            guard let entity = Self.quickBooksReadable[name.lowercased()] else {
+                throw QuickBooksFault("Unsupported Operation", "CDC does not support entity \(name)", code: "4001")
+            }
+            var rows: [JSONValue] = books.all(entity).filter { row in
+                guard let updated = QuickBooksQuery.value(row, "MetaData.LastUpdatedTime").flatMap(QuickBooksQuery.parseInstant) else {
+                    return false
+                }
+                return updated >= since
+            }.map { JSONValue.object($0) }
+            for (id, deletion) in (books.deleted[entity] ?? [:]).sorted(by: { $0.value.at < $1.value.at })
+            where deletion.at >= since {
+                var meta = deletion.meta?.object ?? [:]
+                meta["LastUpdatedTime"] = .string(SimClock.iso8601(deletion.at))
+                rows.append(["Id": .string(id), "status": "Deleted", "domain": "QBO", "MetaData": .object(meta)])
+            }
+            responses.append(
+                [entity: .array(rows), "startPosition": .number(1), "maxResults": .number(Decimal(rows.count)),
+                 "totalCount": .number(Decimal(rows.count))])
+        }
+        return .array([["QueryResponse": .array(responses)]])
+    }
+
     // MARK: Writes
 
     func quickBooksWrite(entity: String, operation: String?, body: [String: JSONValue], company: SimCompany, key: String?,
@@ -208,6 +292,7 @@ extension Simulator {
                     throw .business("This invoice has payments applied; remove them before deleting it.")
                 }
                 books.remove(entity, id: id)
+                books.deleted[entity, default: [:]][id] = (now, existing["MetaData"])
                 quickBooks[company.id] = books
                 return ["Id": .string(id), "status": "Deleted", "domain": "QBO"]
             }
@@ -492,7 +577,7 @@ extension Simulator {
         do { query = try parser.parse() } catch {
             throw QuickBooksFault("Error parsing query", "QueryParserError: \(error.message)", code: "4000")
         }
-        guard let entity = Self.quickBooksEntities[query.entity.lowercased()] else {
+        guard let entity = Self.quickBooksReadable[query.entity.lowercased()] else {
             throw QuickBooksFault("Error parsing query", "QueryParserError: erp-sim does not query \(query.entity)", code: "4000")
         }
         let books = quickBooks[company.id] ?? QuickBooksCompany()

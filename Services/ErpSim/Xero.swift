@@ -9,6 +9,36 @@ struct XeroCompany {
     var updated: [String: Date] = [:]
     var nextInvoiceNumber = 1
 
+    /// A new organisation: its default items and tax rates (reference data read by pulls), stamped now.
+    init(now: Date = Date()) {
+        let stamp = JSONValue.string(SimClock.xeroDate(now))
+        let items: [(String, String, String, Decimal)] = [
+            ("9a1c0e6e-1a5f-4c1e-9d5e-000000000001", "LABOR", "Labor (per hour)", 120),
+            ("9a1c0e6e-1a5f-4c1e-9d5e-000000000002", "PARTS", "Parts", 0),
+            ("9a1c0e6e-1a5f-4c1e-9d5e-000000000003", "SHOP-FEE", "Shop supplies fee", 15),
+        ]
+        for (id, code, name, price) in items {
+            store(
+                "Items", id: id,
+                ["ItemID": .string(id), "Code": .string(code), "Name": .string(name), "Description": .string(name),
+                 "IsSold": true, "IsPurchased": false, "IsTrackedAsInventory": false,
+                 "SalesDetails": ["UnitPrice": .number(price), "AccountCode": "200", "TaxType": "OUTPUT"],
+                 "UpdatedDateUTC": stamp], now: now)
+        }
+        let rates: [(String, String, Decimal)] = [
+            ("OUTPUT", "Tax on Sales", Decimal(string: "8.25")!), ("EXEMPTOUTPUT", "Tax Exempt", 0),
+            ("NONE", "No Tax", 0),
+        ]
+        for (type, name, rate) in rates {
+            store(
+                "TaxRates", id: type.lowercased(),
+                ["Name": .string(name), "TaxType": .string(type), "ReportTaxType": "OUTPUT", "Status": "ACTIVE",
+                 "CanApplyToRevenue": true, "DisplayTaxRate": .number(rate), "EffectiveRate": .number(rate),
+                 "TaxComponents": [["Name": .string(name), "Rate": .number(rate), "IsCompound": false,
+                                    "IsNonRecoverable": false]]], now: now)
+        }
+    }
+
     func all(_ resource: String) -> [[String: JSONValue]] {
         (order[resource] ?? []).compactMap { records[resource]?[$0] }
     }
@@ -21,8 +51,14 @@ struct XeroCompany {
 }
 
 extension Simulator {
-    private static let xeroResources = ["contacts": "Contacts", "invoices": "Invoices", "payments": "Payments"]
-    private static let xeroIDField = ["Contacts": "ContactID", "Invoices": "InvoiceID", "Payments": "PaymentID"]
+    private static let xeroResources = [
+        "contacts": "Contacts", "invoices": "Invoices", "payments": "Payments", "items": "Items", "taxrates": "TaxRates",
+    ]
+    private static let xeroIDField = [
+        "Contacts": "ContactID", "Invoices": "InvoiceID", "Payments": "PaymentID", "Items": "ItemID", "TaxRates": "TaxType",
+    ]
+    /// Reference data erp-sim serves read-only (`GET /Items`, `GET /TaxRates`).
+    private static let xeroReadOnly: Set<String> = ["Items", "TaxRates"]
     private static let xeroEntity = ["Contacts": "Contact", "Invoices": "Invoice", "Payments": "Payment"]
 
     func xeroProblem(status: Int, title: String, detail: String, headers: [(String, String)] = []) -> SimResponse {
@@ -69,7 +105,9 @@ extension Simulator {
             }
             return xeroList(request, resource: resource, books: books, now: now)
         }
-        guard request.method == "PUT" || request.method == "POST" else { return .text(405, "Method Not Allowed") }
+        guard request.method == "PUT" || request.method == "POST", !Self.xeroReadOnly.contains(resource) else {
+            return .text(405, "Method Not Allowed")
+        }
         guard (request.header("content-type") ?? "").lowercased().contains("json") else {
             return xeroProblem(status: 415, title: "Unsupported Media Type", detail: "Content-Type must be application/json")
         }
@@ -96,7 +134,10 @@ extension Simulator {
         if resource == "Invoices" || resource == "Contacts" {
             rows = rows.filter { $0["Status"]?.string != "DELETED" && $0["ContactStatus"]?.string != "ARCHIVED" || request.query["includeArchived"] == "true" }
         }
-        if let since = request.header("if-modified-since"), let date = Self.parseModifiedSince(since) {
+        // Xero filters tax rates by no date (they carry none).
+        if let since = request.header("if-modified-since"), let date = Self.parseModifiedSince(since),
+            resource != "TaxRates"
+        {
             let idField = Self.xeroIDField[resource]!
             rows = rows.filter { row in (row[idField]?.string).flatMap { books.updated[$0] }.map { $0 > date } ?? false }
         }

@@ -184,8 +184,8 @@ struct ConnectionPreferencesCommand: AsyncParsableCommand {
     @Option(name: .customLong("pull-customers"), help: "Sync customers from the accounting system (true/false).") var pullCustomers: Bool?
     @Option(name: .customLong("pull-invoices"), help: "Sync invoices from the accounting system.") var pullInvoices: Bool?
     @Option(name: .customLong("pull-payments"), help: "Sync payments from the accounting system.") var pullPayments: Bool?
-    @Option(name: .customLong("pull-items"), help: "Sync items from the accounting system (stored; not read yet).") var pullItems: Bool?
-    @Option(name: .customLong("pull-tax-rates"), help: "Sync tax rates from the accounting system (stored; not read yet).") var pullTaxRates: Bool?
+    @Option(name: .customLong("pull-items"), help: "Sync items from the accounting system (kept as ERP reference data).") var pullItems: Bool?
+    @Option(name: .customLong("pull-tax-rates"), help: "Sync tax rates from the accounting system (kept as ERP reference data).") var pullTaxRates: Bool?
     @Option(name: .customLong("push-customers"), help: "Sync customers to the accounting system.") var pushCustomers: Bool?
     @Option(name: .customLong("push-invoices"), help: "Sync invoices to the accounting system.") var pushInvoices: Bool?
     @Option(name: .customLong("push-payments"), help: "Sync payments to the accounting system.") var pushPayments: Bool?

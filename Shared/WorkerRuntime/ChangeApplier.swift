@@ -12,6 +12,8 @@ struct PullRun: Sendable {
     var since: Date
     var cursor: ChangeCursor?
     var entities: [ERPEntity]
+    /// The reference data read after the entities (items, tax rates).
+    var referenceData: [ERPReferenceKind] = []
     var sessionID: UUID
     var ownSession: Bool
     var failures: Int
@@ -26,10 +28,14 @@ struct PullRun: Sendable {
 /// - **customers**: inactive ones are skipped when the connection imports active customers only; a linked
 ///   customer edited in the ERP is merged by its link (the link's name and version follow the ERP, the shop's
 ///   customer stays the shop's);
-/// - **invoices**: a void or deletion in the ERP is recorded and the invoice's sync state gets a tombstone
+/// - **invoices**: a void or deletion in the ERP (QuickBooks deletions arrive from Change Data Capture with status
+///   `Deleted`) is recorded and the invoice's sync state gets a tombstone
 ///   (`synced_version` = max), so no later push revives it; an initial sync brings open and paid invoices only;
 /// - **payments** recorded in the ERP against one linked invoice become canonical payments (`recorded_from =
 ///   'erp_pull'`) and the invoice's paid amount, balance and status (paid / partially paid) follow;
+/// - **items and tax rates** (reference data, when the connection's `pull_items` / `pull_tax_rates` are on) are
+///   kept in `erp_records` (object kinds `item`, `tax_rate`: code in `number`, name, unit price or rate in
+///   `amount`) with no shop record; new or changed ones log `Item Imported` / `Tax Rate Imported`;
 /// - **conflicts** (the ERP changed an invoice whose newer shop version is not pushed yet): the shop wins — the
 ///   ERP's version is recorded, the shop's is pushed — and the conflict is logged (`pull.conflict_shop_wins`).
 ///
@@ -106,6 +112,7 @@ struct ChangeApplier: Sendable {
         var customers: [String: ERPCustomerRecord] = [:]
         var invoices: [String: ERPInvoiceRecord] = [:]
         var payments: [String: ERPPaymentRecord] = [:]
+        var references: [String: ERPReferenceRecord] = [:]  // "<kind>|<erp id>"
         var order: [(String, String)] = []
         for change in changes {
             switch change {
@@ -115,6 +122,10 @@ struct ChangeApplier: Sendable {
                 if invoices.updateValue(record, forKey: record.erpID) == nil { order.append(("invoice", record.erpID)) }
             case .payment(let record):
                 if payments.updateValue(record, forKey: record.erpID) == nil { order.append(("payment", record.erpID)) }
+            case .reference(let record):
+                if references.updateValue(record, forKey: "\(record.kind.rawValue)|\(record.erpID)") == nil {
+                    order.append((record.kind.rawValue, record.erpID))
+                }
             }
         }
         let tenant = job.tenantID.rawValue
@@ -372,6 +383,29 @@ struct ChangeApplier: Sendable {
                 } else {
                     counts["invoice.unchanged", default: 0] += 1
                 }
+            case ERPReferenceKind.item.rawValue, ERPReferenceKind.taxRate.rawValue:
+                // ERP reference data: kept as the ERP's record, no canonical shop record to match.
+                guard let record = references["\(kind)|\(erpID)"] else { continue }
+                let changed = prior == nil || prior?.version != record.version
+                rows.append(
+                    RecordRow(
+                        kind: kind, erpID: erpID, version: record.version, number: record.code, name: record.name,
+                        status: record.status, active: record.active, amount: record.amount, voided: false,
+                        lastUpdated: record.lastUpdated))
+                let label = record.kind == .item ? "item" : "tax_rate"
+                guard changed else {
+                    counts["\(label).unchanged", default: 0] += 1
+                    continue
+                }
+                counts["\(label).imported", default: 0] += 1
+                var details = ["erp_only": "true"]
+                if let amount = record.amount { details[record.kind == .item ? "unit_price" : "rate"] = "\(amount)" }
+                if let active = record.active { details["active"] = active ? "true" : "false" }
+                events.append(
+                    event(
+                        record.kind == .item ? .item : .taxRate, ourID: nil, number: record.code, erpID: erpID,
+                        version: record.version, action: record.kind == .item ? "Item Imported" : "Tax Rate Imported",
+                        outcome: .succeeded, details: details))
             default:
                 guard let record = payments[erpID] else { continue }
                 let changed = prior == nil || prior?.version != record.version
@@ -531,8 +565,10 @@ struct ChangeApplier: Sendable {
                         \(rows.map { $0.voided ? "true" : "false" })::text[], \(text(rows.map(\.lastUpdated)))::text[])
                  AS q(k, e, v, n, m, s, a, c, t, x, b, p, i, o, h, d, u)
             ON CONFLICT (tenant_id, connection_id, object_kind, erp_id) DO UPDATE
-            SET erp_version = EXCLUDED.erp_version, number = EXCLUDED.number, display_name = EXCLUDED.display_name,
-                erp_status = EXCLUDED.erp_status, active = EXCLUDED.active, customer_erp_id = EXCLUDED.customer_erp_id,
+            SET erp_version = EXCLUDED.erp_version, number = coalesce(EXCLUDED.number, r.number),
+                display_name = coalesce(EXCLUDED.display_name, r.display_name),
+                erp_status = EXCLUDED.erp_status, active = EXCLUDED.active,
+                customer_erp_id = coalesce(EXCLUDED.customer_erp_id, r.customer_erp_id),
                 total = EXCLUDED.total, tax_total = EXCLUDED.tax_total, balance = EXCLUDED.balance,
                 amount = EXCLUDED.amount, invoice_erp_ids = EXCLUDED.invoice_erp_ids,
                 our_id = coalesce(EXCLUDED.our_id, r.our_id), match_method = coalesce(EXCLUDED.match_method, r.match_method),

@@ -61,6 +61,10 @@ public struct PullPreferences: Sendable, Hashable {
     public var pullPayments: Bool
     /// Import only active customers.
     public var customersActiveOnly: Bool
+    /// Read the ERP's items (reference data; `pull_items`).
+    public var pullItems: Bool = false
+    /// Read the ERP's tax rates (reference data; `pull_tax_rates`).
+    public var pullTaxRates: Bool = false
 
     /// The entities to read, in the order they are read (customers first: invoices name them).
     public func entities(supported: Set<ERPEntity>) -> [ERPEntity] {
@@ -69,6 +73,14 @@ public struct PullPreferences: Sendable, Hashable {
         if pullInvoices { result.append(.invoice) }
         if pullPayments { result.append(.payment) }
         return result.filter { supported.contains($0) }
+    }
+
+    /// The reference data to read after the entities (items, then tax rates).
+    public var referenceData: [ERPReferenceKind] {
+        var result: [ERPReferenceKind] = []
+        if pullItems { result.append(.item) }
+        if pullTaxRates { result.append(.taxRate) }
+        return result
     }
 }
 
@@ -103,9 +115,13 @@ public struct PullProcessor<C: ERPConnector>: Sendable {
             return .dropped("the connection does not exist")
         }
         let entities = preferences.entities(supported: C.capabilities.pull.entities)
-        guard !entities.isEmpty else { return .dropped("the connection reads nothing from the accounting system") }
+        guard !entities.isEmpty || !preferences.referenceData.isEmpty else {
+            return .dropped("the connection reads nothing from the accounting system")
+        }
         let run: PullRun
-        switch try await begin(job, runKind: runKind, entities: entities, preferences: preferences, logger: logger) {
+        switch try await begin(
+            job, runKind: runKind, entities: entities, referenceData: preferences.referenceData,
+            preferences: preferences, logger: logger) {
         case .run(let started): run = started
         case .outcome(let outcome): return outcome
         }
@@ -138,11 +154,14 @@ public struct PullProcessor<C: ERPConnector>: Sendable {
         // ERP's latency and the database's overlap. A page read ahead but not applied (crash, lease lost, chunk
         // end) is simply read again by whoever continues: the checkpoint only moves with applied pages.
         let runEntities = run.entities
+        let runReferenceData = run.referenceData
         let since = run.since
         let pageSize = options.pageSize
         @Sendable func read(_ cursor: ChangeCursor?) async throws -> ChangePage {
             try await connector.pullChanges(
-                ChangeRequest(entities: runEntities, since: since, cursor: cursor, pageSize: pageSize), logger: logger)
+                ChangeRequest(
+                    entities: runEntities, since: since, cursor: cursor, pageSize: pageSize,
+                    referenceData: runReferenceData), logger: logger)
         }
         var ahead: Task<ChangePage, any Error>? = Task { try await read(run.cursor) }
         defer { ahead?.cancel() }
@@ -207,7 +226,8 @@ public struct PullProcessor<C: ERPConnector>: Sendable {
         try await store.inTenant(job.tenantID, logger: logger) { connection in
             try await connection.query(
                 """
-                SELECT status, location_id, pull_customers, pull_invoices, pull_payments, customers_active_only
+                SELECT status, location_id, pull_customers, pull_invoices, pull_payments, customers_active_only,
+                       pull_items, pull_tax_rates
                 FROM erp_connections WHERE connection_id = \(job.connectionID)
                 """, logger: logger
             ).first.map {
@@ -217,21 +237,25 @@ public struct PullProcessor<C: ERPConnector>: Sendable {
                     pullCustomers: try $0.decode(Bool.self, "pull_customers"),
                     pullInvoices: try $0.decode(Bool.self, "pull_invoices"),
                     pullPayments: try $0.decode(Bool.self, "pull_payments"),
-                    customersActiveOnly: try $0.decode(Bool.self, "customers_active_only"))
+                    customersActiveOnly: try $0.decode(Bool.self, "customers_active_only"),
+                    pullItems: try $0.decode(Bool.self, "pull_items"),
+                    pullTaxRates: try $0.decode(Bool.self, "pull_tax_rates"))
             }
         }
     }
 
     /// Takes the run: starts a new one or resumes the one in progress (its `since`, cursor and session).
     private func begin(
-        _ job: SyncJob, runKind: String, entities: [ERPEntity], preferences: PullPreferences, logger: Logger
+        _ job: SyncJob, runKind: String, entities: [ERPEntity], referenceData: [ERPReferenceKind],
+        preferences: PullPreferences, logger: Logger
     ) async throws -> Begin {
         let store = processor.store
         let jobText = String(decoding: try WireFormat.encoder().encode(job), as: UTF8.self)
         let lease = SyncStateStore.seconds(options.lease)
         let lookback = SyncStateStore.seconds(options.lookback)
         let overlap = SyncStateStore.seconds(options.overlap)
-        let entityNames = entities.map(\.rawValue)
+        // The run's `entities` column holds the entities, then the reference data kinds (`item`, `tax_rate`).
+        let entityNames = entities.map(\.rawValue) + referenceData.map(\.rawValue)
         return try await store.inTenant(job.tenantID, logger: logger) { connection in
             try await connection.execute(
                 """
@@ -299,7 +323,8 @@ public struct PullProcessor<C: ERPConnector>: Sendable {
                 let run = PullRun(
                     kind: runKind, number: try started.decode(Int64.self, "run_number"),
                     since: try started.decode(Date.self, "since"), cursor: nil, entities: entities,
-                    sessionID: session, ownSession: job.sessionID == nil, failures: 0, counts: [:])
+                    referenceData: referenceData, sessionID: session, ownSession: job.sessionID == nil, failures: 0,
+                    counts: [:])
                 if run.ownSession {
                     try await ChangeApplier.insertAudit(
                         [
@@ -322,7 +347,9 @@ public struct PullProcessor<C: ERPConnector>: Sendable {
                     """, logger: logger
                 ).first
             else { throw WorkerError(code: .stateConflict, reason: "the pull run vanished") }
-            let storedEntities = try resumed.decode([String].self, "entities").compactMap(ERPEntity.init(rawValue:))
+            let storedNames = try resumed.decode([String].self, "entities")
+            let storedEntities = storedNames.compactMap(ERPEntity.init(rawValue:))
+            let storedReferenceData = storedNames.compactMap(ERPReferenceKind.init(rawValue:))
             let countsText = try resumed.decode(String.self, "counts")
             let counts = (try? JSONDecoder().decode([String: Int].self, from: Data(countsText.utf8))) ?? [:]
             let storedJob = try? WireFormat.decoder().decode(
@@ -332,7 +359,8 @@ public struct PullProcessor<C: ERPConnector>: Sendable {
                     kind: runKind, number: try resumed.decode(Int64.self, "run_number"),
                     since: try resumed.decode(Date.self, "since"),
                     cursor: try resumed.decode(String?.self, "cursor").map(ChangeCursor.init(rawValue:)),
-                    entities: storedEntities.isEmpty ? entities : storedEntities,
+                    entities: storedNames.isEmpty ? entities : storedEntities,
+                    referenceData: storedNames.isEmpty ? referenceData : storedReferenceData,
                     sessionID: try resumed.decode(UUID?.self, "session_id") ?? UUID(),
                     ownSession: storedJob?.sessionID == nil, failures: try resumed.decode(Int.self, "failures"),
                     counts: counts))

@@ -318,13 +318,65 @@ public struct ChangeRequest: Sendable, Hashable {
     public var cursor: ChangeCursor?
     /// The page size (capped to ``PullSupport/maxPageSize``).
     public var pageSize: Int
+    /// The ERP reference data to read after ``entities`` (items, tax rates), in this order.
+    public var referenceData: [ERPReferenceKind]
 
     /// Creates a request.
-    public init(entities: [ERPEntity], since: Date, cursor: ChangeCursor? = nil, pageSize: Int = 100) {
+    public init(
+        entities: [ERPEntity], since: Date, cursor: ChangeCursor? = nil, pageSize: Int = 100,
+        referenceData: [ERPReferenceKind] = []
+    ) {
         self.entities = entities
         self.since = since
         self.cursor = cursor
         self.pageSize = pageSize
+        self.referenceData = referenceData
+    }
+}
+
+/// ERP reference data read by pulls: kept as the ERP's records (no canonical shop record).
+public enum ERPReferenceKind: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Products and services (QuickBooks `Item`, Xero `Items`).
+    case item
+    /// Sales tax rates (QuickBooks `TaxRate`, Xero `TaxRates`).
+    case taxRate = "tax_rate"
+}
+
+/// An item or tax rate as the ERP holds it.
+public struct ERPReferenceRecord: Sendable, Equatable {
+    /// Item or tax rate.
+    public var kind: ERPReferenceKind
+    /// The ERP's id (QuickBooks `Id`, Xero `ItemID` / `TaxType`).
+    public var erpID: String
+    /// The ERP's version (QuickBooks `SyncToken`, Xero `UpdatedDateUTC` or the rate's content).
+    public var version: String?
+    /// The name.
+    public var name: String
+    /// The code (QuickBooks `Sku`, Xero `Code` / `TaxType`).
+    public var code: String?
+    /// Whether the ERP lists it as active.
+    public var active: Bool?
+    /// Items: the sales unit price; tax rates: the rate in percent.
+    public var amount: Decimal?
+    /// The ERP's type or status (e.g. QuickBooks `Service`, Xero `ACTIVE`).
+    public var status: String?
+    /// The ERP's last-updated time, as it wrote it.
+    public var lastUpdated: String?
+
+    /// Creates a record.
+    public init(
+        kind: ERPReferenceKind, erpID: String, version: String?, name: String, code: String? = nil,
+        active: Bool? = nil, amount: Decimal? = nil, status: String? = nil, lastUpdated: String? = nil
+    ) {
+        self.kind = kind
+        self.erpID = erpID
+        self.version = version
+        self.name = name
+        self.code = code
+        self.active = active
+        self.amount = amount
+        self.status = status
+        self.lastUpdated = lastUpdated
     }
 }
 
@@ -348,6 +400,8 @@ public enum ERPChange: Sendable, Equatable {
     case invoice(ERPInvoiceRecord)
     /// A payment.
     case payment(ERPPaymentRecord)
+    /// An item or a tax rate (reference data).
+    case reference(ERPReferenceRecord)
 }
 
 /// One page of changes.

@@ -297,48 +297,91 @@ public struct QuickBooksOnlineConnector: ERPConnector {
     // MARK: Pulls
 
     /// Pages through `select * from <Entity> where MetaData.LastUpdatedTime >= …` per entity; the cursor is
-    /// `<entity>:<start position>`. (Deletions are not reported by queries; Change Data Capture, limited to 30
-    /// days, would add them.)
+    /// `<entity>:<start position>`. Queries never return deleted objects: a regular pull (``ChangeRequest/since``
+    /// within Change Data Capture's 30 days, not an initial sync) that reads invoices ends with one
+    /// `GET /cdc?entities=Invoice&changedSince=…` page (cursor `cdc:1`) reporting the invoices deleted since then
+    /// as records with status `Deleted`.
     public func pullChanges(_ request: ChangeRequest, logger: Logger) async throws -> ChangePage {
-        guard !request.entities.isEmpty else { return ChangePage(changes: [], next: nil) }
-        var entityIndex = 0
+        if request.cursor?.rawValue == Self.deletionsCursor.rawValue {
+            return ChangePage(changes: try await deletions(since: request.since, logger: logger), next: nil)
+        }
+        // Phases: the entities, then the reference data (items, tax rates), then the deletions (one page).
+        let phases = request.entities.map(\.rawValue) + request.referenceData.map(\.rawValue)
+        guard !phases.isEmpty else { return ChangePage(changes: [], next: nil) }
+        var phaseIndex = 0
         var start = 1
         if let cursor = request.cursor {
             let parts = cursor.rawValue.split(separator: ":")
-            guard parts.count == 2, let entity = ERPEntity(rawValue: String(parts[0])),
-                let index = request.entities.firstIndex(of: entity), let position = Int(parts[1]), position >= 1
+            guard parts.count == 2, let index = phases.firstIndex(of: String(parts[0])), let position = Int(parts[1]),
+                position >= 1
             else {
                 throw ConnectorFailure(
                     reason: .erpRejectedData, disposition: .park, erp: Self.erp, operation: .pullChanges,
                     detail: "unreadable change cursor")
             }
-            entityIndex = index
+            phaseIndex = index
             start = position
         }
-        let entity = request.entities[entityIndex]
+        let phase = phases[phaseIndex]
         let pageSize = min(max(1, request.pageSize), Self.capabilities.pull.maxPageSize)
-        let name = ["customer": "Customer", "invoice": "Invoice", "payment": "Payment"][entity.rawValue]!
+        let names = [
+            "customer": "Customer", "invoice": "Invoice", "payment": "Payment", "item": "Item", "tax_rate": "TaxRate",
+        ]
+        let entityName = names[phase] ?? "TaxRate"
         let found = try await query(
-            QuickBooksOnlineMapping.changesQuery(entity: name, since: request.since, start: start, max: pageSize),
+            QuickBooksOnlineMapping.changesQuery(entity: entityName, since: request.since, start: start, max: pageSize),
             operation: .pullChanges, logger: logger)
         let changes: [ERPChange]
-        switch entity {
-        case .customer:
+        switch phase {
+        case ERPEntity.customer.rawValue:
             changes = (found.customer ?? []).compactMap(QuickBooksOnlineMapping.customerRecord).map(ERPChange.customer)
-        case .invoice:
+        case ERPEntity.invoice.rawValue:
             changes = (found.invoice ?? []).compactMap(QuickBooksOnlineMapping.invoiceRecord).map(ERPChange.invoice)
-        case .payment:
+        case ERPEntity.payment.rawValue:
             changes = (found.payment ?? []).compactMap(QuickBooksOnlineMapping.paymentRecord).map(ERPChange.payment)
+        case ERPReferenceKind.item.rawValue:
+            changes = (found.item ?? []).compactMap(QuickBooksOnlineMapping.itemRecord).map(ERPChange.reference)
+        default:
+            changes = (found.taxRate ?? []).compactMap(QuickBooksOnlineMapping.taxRateRecord).map(ERPChange.reference)
         }
         let next: ChangeCursor?
         if changes.count >= pageSize {
-            next = ChangeCursor(rawValue: "\(entity.rawValue):\(start + pageSize)")
-        } else if entityIndex + 1 < request.entities.count {
-            next = ChangeCursor(rawValue: "\(request.entities[entityIndex + 1].rawValue):1")
+            next = ChangeCursor(rawValue: "\(phase):\(start + pageSize)")
+        } else if phaseIndex + 1 < phases.count {
+            next = ChangeCursor(rawValue: "\(phases[phaseIndex + 1]):1")
+        } else if Self.readsDeletions(request, now: Date()) {
+            next = Self.deletionsCursor
         } else {
             next = nil
         }
         return ChangePage(changes: changes, next: next)
+    }
+
+    /// The cursor of the Change Data Capture page that ends a regular pull.
+    static let deletionsCursor = ChangeCursor(rawValue: "cdc:1")
+
+    /// How far back Change Data Capture answers (QuickBooks: 30 days).
+    static let changeDataCaptureWindow: TimeInterval = 30 * 86_400
+
+    /// Whether a pull ends with the deletions page: it reads invoices and `since` is a regular pull's (after the
+    /// epoch, within Change Data Capture's 30 days; an initial sync reads everything and needs no deletions).
+    static func readsDeletions(_ request: ChangeRequest, now: Date) -> Bool {
+        request.entities.contains(.invoice) && request.since.timeIntervalSince1970 > 0
+            && now.timeIntervalSince(request.since) < changeDataCaptureWindow - 3600
+    }
+
+    /// The invoices deleted since `since`, from `GET /cdc?entities=Invoice&changedSince=…` (objects changed but
+    /// not deleted are read by the queries and ignored here).
+    private func deletions(since: Date, logger: Logger) async throws -> [ERPChange] {
+        let (envelope, requestID) = try await call(
+            .get, "/cdc",
+            query: [("entities", "Invoice"), ("changedSince", since.formatted(Date.ISO8601FormatStyle()))],
+            operation: .pullChanges, logger: logger)
+        guard let answer = envelope.cdcResponse else { throw missingEntity("CDCResponse", .pullChanges, requestID) }
+        return answer.flatMap { $0.queryResponse ?? [] }.flatMap { $0.invoice ?? [] }
+            .filter { $0.status?.lowercased() == "deleted" }
+            .compactMap(QuickBooksOnlineMapping.invoiceRecord)
+            .map(ERPChange.invoice)
     }
 
     // MARK: Transport

@@ -64,6 +64,22 @@ public enum QuickBooksOnlineMapping {
             lastUpdated: customer.metaData?.lastUpdatedTime)
     }
 
+    /// The pulled record of an item (reference data).
+    public static func itemRecord(_ item: QuickBooksOnlinePayloads.Item) -> ERPReferenceRecord? {
+        guard let id = item.id else { return nil }
+        return ERPReferenceRecord(
+            kind: .item, erpID: id, version: item.syncToken, name: item.name ?? "", code: item.sku, active: item.active,
+            amount: item.unitPrice?.decimal, status: item.type, lastUpdated: item.metaData?.lastUpdatedTime)
+    }
+
+    /// The pulled record of a tax rate (reference data; the amount is the rate in percent).
+    public static func taxRateRecord(_ rate: QuickBooksOnlinePayloads.TaxRate) -> ERPReferenceRecord? {
+        guard let id = rate.id else { return nil }
+        return ERPReferenceRecord(
+            kind: .taxRate, erpID: id, version: rate.syncToken, name: rate.name ?? "", active: rate.active,
+            amount: rate.rateValue?.decimal, lastUpdated: rate.metaData?.lastUpdatedTime)
+    }
+
     // MARK: Invoices
 
     /// The create body (or, with `existing`, the sparse update body) for an invoice.

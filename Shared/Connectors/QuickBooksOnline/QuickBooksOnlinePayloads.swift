@@ -526,14 +526,74 @@ public enum QuickBooksOnlinePayloads {
         public var invoice: [Invoice]?
         /// Payments found.
         public var payment: [Payment]?
+        /// Items found.
+        public var item: [Item]?
+        /// Tax rates found.
+        public var taxRate: [TaxRate]?
         /// 1-based position of the first row.
         public var startPosition: Int?
         /// Rows returned.
         public var maxResults: Int?
 
         enum CodingKeys: String, CodingKey {
-            case customer = "Customer", invoice = "Invoice", payment = "Payment", startPosition, maxResults
+            case customer = "Customer", invoice = "Invoice", payment = "Payment", item = "Item", taxRate = "TaxRate"
+            case startPosition, maxResults
         }
+    }
+
+    /// `Item` (read by pulls; the fields Ledgerline keeps).
+    public struct Item: Codable, Sendable, Hashable {
+        /// The id.
+        public var id: String?
+        /// The version.
+        public var syncToken: String?
+        /// The name.
+        public var name: String?
+        /// The stock-keeping unit.
+        public var sku: String?
+        /// Whether it is active.
+        public var active: Bool?
+        /// `Service`, `NonInventory`, `Inventory`, `Category`.
+        public var type: String?
+        /// The sales price.
+        public var unitPrice: JSONNumber?
+        /// Creation and update times.
+        public var metaData: MetaData?
+
+        enum CodingKeys: String, CodingKey {
+            case id = "Id", syncToken = "SyncToken", name = "Name", sku = "Sku", active = "Active", type = "Type"
+            case unitPrice = "UnitPrice", metaData = "MetaData"
+        }
+    }
+
+    /// `TaxRate` (read by pulls; the fields Ledgerline keeps).
+    public struct TaxRate: Codable, Sendable, Hashable {
+        /// The id.
+        public var id: String?
+        /// The version.
+        public var syncToken: String?
+        /// The name.
+        public var name: String?
+        /// Whether it is active.
+        public var active: Bool?
+        /// The rate in percent.
+        public var rateValue: JSONNumber?
+        /// Creation and update times.
+        public var metaData: MetaData?
+
+        enum CodingKeys: String, CodingKey {
+            case id = "Id", syncToken = "SyncToken", name = "Name", active = "Active", rateValue = "RateValue"
+            case metaData = "MetaData"
+        }
+    }
+
+    /// `CDCResponse`: Change Data Capture's answer, one `QueryResponse` per entity asked for (deleted objects carry
+    /// only `Id`, `status: "Deleted"` and `MetaData`).
+    public struct CDCResponse: Codable, Sendable, Hashable {
+        /// One entry per entity.
+        public var queryResponse: [QueryResponse]?
+
+        enum CodingKeys: String, CodingKey { case queryResponse = "QueryResponse" }
     }
 
     /// `BatchItemRequest`: one operation of a batch.
@@ -593,6 +653,8 @@ public enum QuickBooksOnlinePayloads {
         public var queryResponse: QueryResponse?
         /// Batch results.
         public var batchItemResponse: [BatchItemResponse]?
+        /// Change Data Capture results (`GET /cdc`).
+        public var cdcResponse: [CDCResponse]?
         /// A fault (also inside HTTP 200 answers).
         public var fault: Fault?
         /// The server time.
@@ -600,7 +662,8 @@ public enum QuickBooksOnlinePayloads {
 
         enum CodingKeys: String, CodingKey {
             case invoice = "Invoice", customer = "Customer", payment = "Payment", queryResponse = "QueryResponse"
-            case batchItemResponse = "BatchItemResponse", fault = "Fault", lowerFault = "fault", time
+            case batchItemResponse = "BatchItemResponse", cdcResponse = "CDCResponse", fault = "Fault"
+            case lowerFault = "fault", time
         }
 
         /// Decodes the envelope (`Fault` or the gateway's `fault`).
@@ -611,6 +674,7 @@ public enum QuickBooksOnlinePayloads {
             payment = try container.decodeIfPresent(Payment.self, forKey: .payment)
             queryResponse = try container.decodeIfPresent(QueryResponse.self, forKey: .queryResponse)
             batchItemResponse = try container.decodeIfPresent([BatchItemResponse].self, forKey: .batchItemResponse)
+            cdcResponse = try container.decodeIfPresent([CDCResponse].self, forKey: .cdcResponse)
             fault =
                 try container.decodeIfPresent(Fault.self, forKey: .fault)
                 ?? container.decodeIfPresent(Fault.self, forKey: .lowerFault)
@@ -628,6 +692,7 @@ public enum QuickBooksOnlinePayloads {
             try container.encodeIfPresent(payment, forKey: .payment)
             try container.encodeIfPresent(queryResponse, forKey: .queryResponse)
             try container.encodeIfPresent(batchItemResponse, forKey: .batchItemResponse)
+            try container.encodeIfPresent(cdcResponse, forKey: .cdcResponse)
             try container.encodeIfPresent(fault, forKey: .fault)
             try container.encodeIfPresent(time, forKey: .time)
         }

@@ -323,52 +323,66 @@ public struct XeroConnector: ERPConnector {
 
     // MARK: Pulls
 
-    /// Pages through `GET /Contacts|Invoices|Payments?page=n` with `If-Modified-Since`; the cursor is
-    /// `<entity>:<page>`.
+    /// Pages through `GET /Contacts|Invoices|Payments?page=n` with `If-Modified-Since`, then reads the reference
+    /// data asked for: `GET /Items` (`If-Modified-Since`, not paged) and `GET /TaxRates` (all of them: Xero keeps no
+    /// update time on rates). The cursor is `<entity>:<page>`.
     public func pullChanges(_ request: ChangeRequest, logger: Logger) async throws -> ChangePage {
-        guard !request.entities.isEmpty else { return ChangePage(changes: [], next: nil) }
-        var entityIndex = 0
+        let phases = request.entities.map(\.rawValue) + request.referenceData.map(\.rawValue)
+        guard !phases.isEmpty else { return ChangePage(changes: [], next: nil) }
+        var phaseIndex = 0
         var page = 1
         if let cursor = request.cursor {
             let parts = cursor.rawValue.split(separator: ":")
-            guard parts.count == 2, let entity = ERPEntity(rawValue: String(parts[0])),
-                let index = request.entities.firstIndex(of: entity), let number = Int(parts[1]), number >= 1
+            guard parts.count == 2, let index = phases.firstIndex(of: String(parts[0])), let number = Int(parts[1]),
+                number >= 1
             else {
                 throw ConnectorFailure(
                     reason: .erpRejectedData, disposition: .park, erp: Self.erp, operation: .pullChanges,
                     detail: "unreadable change cursor")
             }
-            entityIndex = index
+            phaseIndex = index
             page = number
         }
-        let entity = request.entities[entityIndex]
+        let phase = phases[phaseIndex]
         let pageSize = min(max(1, request.pageSize), Self.capabilities.pull.maxPageSize)
         let headers = [("If-Modified-Since", XeroMapping.modifiedSince(request.since))]
         var query = [("page", String(page)), ("pageSize", String(pageSize))]
         let changes: [ERPChange]
-        switch entity {
-        case .customer:
+        var paged = true
+        switch phase {
+        case ERPEntity.customer.rawValue:
             let found = try await get(
                 XeroPayloads.Contacts.self, "/Contacts", query: query, headers: headers, operation: .pullChanges,
                 logger: logger)
             changes = found.contacts.compactMap(XeroMapping.customerRecord).map(ERPChange.customer)
-        case .invoice:
+        case ERPEntity.invoice.rawValue:
             query += [("where", "Type==\"ACCREC\""), ("unitdp", "4")]
             let found = try await get(
                 XeroPayloads.Invoices.self, "/Invoices", query: query, headers: headers, operation: .pullChanges,
                 logger: logger)
             changes = found.invoices.compactMap(XeroMapping.invoiceRecord).map(ERPChange.invoice)
-        case .payment:
+        case ERPEntity.payment.rawValue:
             let found = try await get(
                 XeroPayloads.Payments.self, "/Payments", query: query, headers: headers, operation: .pullChanges,
                 logger: logger)
             changes = found.payments.compactMap { XeroMapping.paymentRecord($0) }.map(ERPChange.payment)
+        case ERPReferenceKind.item.rawValue:
+            paged = false
+            let found = try await get(
+                XeroPayloads.Items.self, "/Items", query: [("unitdp", "4")], headers: headers, operation: .pullChanges,
+                logger: logger)
+            changes = found.items.compactMap(XeroMapping.itemRecord).map(ERPChange.reference)
+        default:
+            paged = false
+            let found = try await get(
+                XeroPayloads.TaxRates.self, "/TaxRates", operation: .pullChanges, logger: logger)
+            changes = found.taxRates.compactMap(XeroMapping.taxRateRecord).map(ERPChange.reference)
         }
         let next: ChangeCursor?
-        if changes.count >= pageSize {
-            next = ChangeCursor(rawValue: "\(entity.rawValue):\(page + 1)")
-        } else if entityIndex + 1 < request.entities.count {
-            next = ChangeCursor(rawValue: "\(request.entities[entityIndex + 1].rawValue):1")
+        if paged && changes.count >= pageSize {
+            next = ChangeCursor(rawValue: "\(phase):\(page + 1)")
+        } else if phaseIndex + 1 < phases.count {
+            next = ChangeCursor(rawValue: "\(phases[phaseIndex + 1]):1")
         } else {
             next = nil
         }

@@ -56,6 +56,26 @@ public enum XeroMapping {
             active: contact.contactStatus.map { $0 == "ACTIVE" }, lastUpdated: contact.updatedDateUTC)
     }
 
+    /// The pulled record of an item (reference data; the amount is the sales unit price).
+    public static func itemRecord(_ item: XeroPayloads.Item) -> ERPReferenceRecord? {
+        guard let id = item.itemID else { return nil }
+        return ERPReferenceRecord(
+            kind: .item, erpID: id, version: item.updatedDateUTC, name: item.name ?? item.code ?? "", code: item.code,
+            active: item.isSold, amount: item.salesDetails?.unitPrice?.decimal, lastUpdated: item.updatedDateUTC)
+    }
+
+    /// The pulled record of a tax rate (its `TaxType` is the id; Xero gives rates no update time, so the version
+    /// is the content: name, status and effective rate).
+    public static func taxRateRecord(_ rate: XeroPayloads.TaxRate) -> ERPReferenceRecord? {
+        guard let type = rate.taxType else { return nil }
+        let effective = rate.effectiveRate?.decimal
+        let version = "\(rate.name ?? "")|\(rate.status ?? "")|\(effective.map { "\($0)" } ?? "")"
+        return ERPReferenceRecord(
+            kind: .taxRate, erpID: type, version: version,
+            name: rate.name ?? type, code: type, active: rate.status.map { $0 == "ACTIVE" }, amount: effective,
+            status: rate.status)
+    }
+
     // MARK: Invoices
 
     /// The invoice body (create, or update when `existing` is given).

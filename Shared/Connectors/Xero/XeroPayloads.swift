@@ -321,6 +321,80 @@ public enum XeroPayloads {
         }
     }
 
+    /// `Item` (read by pulls; the fields Ledgerline keeps).
+    public struct Item: Codable, Sendable, Hashable {
+        /// The id.
+        public var itemID: String?
+        /// The code.
+        public var code: String?
+        /// The name.
+        public var name: String?
+        /// Whether it is sold.
+        public var isSold: Bool?
+        /// Sales price and account.
+        public var salesDetails: PurchaseDetails?
+        /// When it last changed.
+        public var updatedDateUTC: String?
+
+        enum CodingKeys: String, CodingKey {
+            case itemID = "ItemID", code = "Code", name = "Name", isSold = "IsSold", salesDetails = "SalesDetails"
+            case updatedDateUTC = "UpdatedDateUTC"
+        }
+    }
+
+    /// `Purchase` (an item's `SalesDetails`).
+    public struct PurchaseDetails: Codable, Sendable, Hashable {
+        /// The unit price.
+        public var unitPrice: JSONNumber?
+        /// The tax type.
+        public var taxType: String?
+
+        enum CodingKeys: String, CodingKey { case unitPrice = "UnitPrice", taxType = "TaxType" }
+    }
+
+    /// `Items`: `{"Items": [...]}`.
+    public struct Items: Codable, Sendable, Hashable {
+        /// The items.
+        public var items: [Item]
+
+        enum CodingKeys: String, CodingKey { case items = "Items" }
+
+        /// Decodes, with a missing array read as empty.
+        public init(from decoder: any Decoder) throws {
+            items = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent([Item].self, forKey: .items) ?? []
+        }
+    }
+
+    /// `TaxRate` (read by pulls; `TaxType` is its id).
+    public struct TaxRate: Codable, Sendable, Hashable {
+        /// The name.
+        public var name: String?
+        /// The tax type (its id).
+        public var taxType: String?
+        /// `ACTIVE`, `DELETED`, `ARCHIVED`, `PENDING`.
+        public var status: String?
+        /// The effective rate in percent.
+        public var effectiveRate: JSONNumber?
+
+        enum CodingKeys: String, CodingKey {
+            case name = "Name", taxType = "TaxType", status = "Status", effectiveRate = "EffectiveRate"
+        }
+    }
+
+    /// `TaxRates`: `{"TaxRates": [...]}`.
+    public struct TaxRates: Codable, Sendable, Hashable {
+        /// The rates.
+        public var taxRates: [TaxRate]
+
+        enum CodingKeys: String, CodingKey { case taxRates = "TaxRates" }
+
+        /// Decodes, with a missing array read as empty.
+        public init(from decoder: any Decoder) throws {
+            taxRates =
+                try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent([TaxRate].self, forKey: .taxRates) ?? []
+        }
+    }
+
     /// `Contacts`: `{"Contacts": [...]}`.
     public struct Contacts: Codable, Sendable, Hashable {
         /// The contacts.
