@@ -29,6 +29,10 @@ public final class OutboxRelay: Service, Sendable {
     private let logger: Logger
     private let wake = WakeSignal()
     private let backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(10))
+    /// Exchanges the broker said do not exist, until when rows for them are refused without publishing: a
+    /// publish to a missing exchange closes the channel and fails every later message of its batch, so without
+    /// this one misaddressed row would hold back every good row queued behind it.
+    private let missingExchanges = Mutex<[String: ContinuousClock.Instant]>([:])
     /// The `NOTIFY` channel of the outbox's insert trigger.
     public static let channel = "ledgerline_outbox"
 
@@ -185,7 +189,17 @@ public final class OutboxRelay: Service, Sendable {
             var created: [Date] = []
             var types: [String] = []
             var requests: [AMQPPublishRequest] = []
+            var refused: [(Int64, String)] = []
+            let knownMissing = missingExchanges.withLock { missing in
+                missing = missing.filter { $0.value > .now }
+                return Set(missing.keys)
+            }
             for row in rows {
+                let exchange = try row.decode(String.self, "exchange")
+                if knownMissing.contains(exchange) {
+                    refused.append((try row.decode(Int64.self, "outbox_id"), "refused: no exchange '\(exchange)'"))
+                    continue
+                }
                 let headers = (try? JSONDecoder().decode(
                     [String: String].self, from: Data(try row.decode(String.self, "headers").utf8))) ?? [:]
                 let createdAt = try row.decode(Date.self, "created_at")
@@ -198,18 +212,28 @@ public final class OutboxRelay: Service, Sendable {
                 created.append(createdAt)
                 types.append(message.type ?? "")
                 requests.append(AMQPPublishRequest(
-                    message, exchange: try row.decode(String.self, "exchange"),
+                    message, exchange: exchange,
                     routingKey: try row.decode(String.self, "routing_key"), mandatory: true))
             }
-            let outcomes: [Result<AMQPPublishOutcome, AMQPError>]
-            do {
-                outcomes = try await publisher.publish(batch: requests)
-            } catch {
-                result.brokerUnavailable = true
-                return result
+            var outcomes: [Result<AMQPPublishOutcome, AMQPError>] = []
+            if !requests.isEmpty {
+                do {
+                    outcomes = try await publisher.publish(batch: requests)
+                } catch {
+                    result.brokerUnavailable = true
+                    return result
+                }
+            }
+            // A missing exchange fails the rest of the batch too: only its own rows are refused; the others were
+            // not really tried and stay due for the next pass (which skips the missing exchange).
+            let missing = outcomes.lazy.compactMap { outcome -> String? in
+                guard case .failure(let error) = outcome, error.code == .notFound else { return nil }
+                return Self.missingExchange(in: error.description)
+            }.first
+            if let missing {
+                missingExchanges.withLock { $0[missing] = .now + .seconds(60) }
             }
             var confirmed: [Int64] = []
-            var refused: [(Int64, String)] = []
             let now = Date()
             for (index, outcome) in outcomes.enumerated() {
                 switch outcome {
@@ -219,6 +243,9 @@ public final class OutboxRelay: Service, Sendable {
                 case .success(.returned(let code, let text)):
                     refused.append((ids[index], "unroutable: \(code) \(text)"))
                     OutboxMetrics.failure(reason: "returned")
+                case .failure(let error) where error.code == .notFound && missing != nil
+                    && requests[index].exchange != missing:
+                    continue  // caught in the closed channel of another row's missing exchange
                 case .failure(let error) where error.code == .publishNacked || error.code == .notFound
                     || error.code == .accessRefused:
                     refused.append((ids[index], "refused: \(error.description)"))
@@ -259,6 +286,14 @@ public final class OutboxRelay: Service, Sendable {
             result.failed = refused.count
             return result
         }
+    }
+
+    /// The exchange named by a broker's `404 NOT_FOUND - no exchange 'X' in vhost '/'`, if any.
+    static func missingExchange(in text: String) -> String? {
+        guard let start = text.range(of: "no exchange '") else { return nil }
+        let rest = text[start.upperBound...]
+        guard let end = rest.firstIndex(of: "'") else { return nil }
+        return String(rest[..<end])
     }
 
     /// Deletes published outbox rows past their retention, then runs the configuration's housekeeping.

@@ -127,6 +127,43 @@ struct OutboxRelayTests {
         try await pool.execute("DELETE FROM outbox WHERE tenant_id = \(fixture.tenant)")
     }
 
+    @Test func aRowForAMissingExchangeDoesNotHoldBackTheRowsBehindIt() async throws {
+        let pool = try await IngestStack.pool()
+        defer { pool.close() }
+        let fixture = try await TenantFixture.make(pool)
+        try await IngestStack.declareTopology()
+        // The misaddressed row comes first: its publish closes the channel for the rest of the batch.
+        try await pool.execute(
+            """
+            INSERT INTO outbox (tenant_id, exchange, routing_key, message_id, message_type, body)
+            VALUES (\(fixture.tenant), 'ingest-test.gone-exchange', 'xero', 'bad', 'sync_job', '{}')
+            """)
+        try await pool.execute(
+            """
+            INSERT INTO outbox (tenant_id, exchange, routing_key, message_id, message_type, body)
+            SELECT \(fixture.tenant), \(IngestStack.jobsExchange), 'xero', 'good-' || n, 'sync_job', '{}'
+            FROM generate_series(1, 5) AS n
+            """)
+        let publisher = try await AMQPPublisher(configuration: try IngestStack.amqp(), logger: IngestStack.logger)
+        let relay = try relay(pool)
+        try await IngestStack.eventually("the good rows published") {
+            _ = try await relay.relayOnce(publisher: publisher)
+            return try await fixture.count("outbox", pool, where: "published_at IS NOT NULL") == 5
+        }
+        await publisher.close()
+        // The good rows were never charged an attempt for the other row's failure; the bad one waits for a retry.
+        #expect(try await fixture.count("outbox", pool, where: "message_id LIKE 'good-%' AND last_error IS NULL") == 5)
+        let bad = try await pool.query(
+            """
+            SELECT attempts, last_error, published_at IS NULL AS pending FROM outbox
+            WHERE tenant_id = \(fixture.tenant) AND message_id = 'bad'
+            """)
+        #expect(try bad[0].decode(Int.self, "attempts") == 1)
+        #expect(try bad[0].decode(String.self, "last_error").contains("gone-exchange"))
+        #expect(try bad[0].decode(Bool.self, "pending"))
+        try await pool.execute("DELETE FROM outbox WHERE tenant_id = \(fixture.tenant)")
+    }
+
     @Test func twoRelaysShareTheWorkWithoutPublishingARowTwice() async throws {
         let pool = try await IngestStack.pool(maxConnections: 8)
         defer { pool.close() }
